@@ -1,0 +1,3 @@
+"""sfbridge: a self-hosted bridge between Salesforce and a customer engagement platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Built-in emulators of the systems sfbridge talks to."""

@@ -1,0 +1,1 @@
+"""A Salesforce org emulator: OAuth, REST, SOQL over SQLite, faults; served over HTTPS."""

@@ -1,0 +1,1 @@
+"""Salesforce: ids, SOQL and (later) the API client."""
