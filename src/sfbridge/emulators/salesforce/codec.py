@@ -132,3 +132,23 @@ def from_db(field: FieldDef, stored: Any) -> Any:
     if kind in {"double", "currency", "percent"}:
         return float(stored)
     return stored
+
+
+def compound_value(compound: FieldDef, components: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON value of an address or location field from its stored component values.
+
+    ``components`` maps component field API names (``MailingCity``) to stored
+    values; the result uses the compound's keys (``city``), or is None when
+    every component is null, as the REST API returns it.
+    """
+    prefix = compound.name.removesuffix("Address")
+    value: dict[str, Any] = {}
+    for name, stored in components.items():
+        suffix = name[len(prefix) :] if name.startswith(prefix) else name
+        key = suffix[:1].lower() + suffix[1:]
+        value[key] = (
+            float(stored) if key in {"latitude", "longitude"} and stored is not None else stored
+        )
+    if all(v is None for v in value.values()):
+        return None
+    return dict(sorted(value.items()))

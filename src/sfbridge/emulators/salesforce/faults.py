@@ -126,7 +126,9 @@ class Faults:
         with self._lock:
             self.calls.append(call)
 
-    def call_count(self, *, path_contains: str = "", method: str = "", counted_only: bool = True) -> int:
+    def call_count(
+        self, *, path_contains: str = "", method: str = "", counted_only: bool = True
+    ) -> int:
         """How many logged calls match (API calls only unless ``counted_only`` is False)."""
         with self._lock:
             return sum(

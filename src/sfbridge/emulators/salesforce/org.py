@@ -52,7 +52,8 @@ class Org:
         self.profiles = ProfileStore(store)
         store.execute("CREATE TABLE IF NOT EXISTS _org (key TEXT PRIMARY KEY, value TEXT)")
         store.execute(
-            "CREATE TABLE IF NOT EXISTS _custom_schema (seq INTEGER PRIMARY KEY, kind TEXT, spec TEXT)"
+            "CREATE TABLE IF NOT EXISTS _custom_schema "
+            "(seq INTEGER PRIMARY KEY, kind TEXT, spec TEXT)"
         )
         self._replay_custom_schema()
         self.org_id = self._setting("org_id") or self._bootstrap()
@@ -79,8 +80,16 @@ class Org:
         organization = self.object("Organization")
         self.store.insert_rows(
             organization,
-            ["Id", "Name", "IsSandbox", "OrganizationType", "InstanceName", "CreatedDate",
-             "LastModifiedDate", "SystemModstamp"],
+            [
+                "Id",
+                "Name",
+                "IsSandbox",
+                "OrganizationType",
+                "InstanceName",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
             [(org_id, ORG_NAME, 0, "Enterprise Edition", "EMU1", now, now, now)],
         )
         self._add_user(ADMIN_USERNAME, "Admin", "Ada", SYSTEM_ADMINISTRATOR, now)
@@ -174,7 +183,9 @@ class Org:
 
     # -- direct reads (no API call spent) -------------------------------------
 
-    def get(self, object_name: str, record_id: str, *, include_deleted: bool = False) -> dict[str, Any] | None:
+    def get(
+        self, object_name: str, record_id: str, *, include_deleted: bool = False
+    ) -> dict[str, Any] | None:
         """One record as the REST API would return its fields, or None."""
         obj = self.object(object_name)
         row = self.store.row_by_id(obj, record_id, include_deleted=include_deleted)
@@ -185,7 +196,9 @@ class Org:
         obj = self.object(object_name)
         where = "" if include_deleted or not obj.field("IsDeleted") else ' WHERE "IsDeleted" = 0'
         with self.store.lock:
-            cursor = self.store.connection.execute(f'SELECT * FROM "{obj.name}"{where} ORDER BY rowid')
+            cursor = self.store.connection.execute(
+                f'SELECT * FROM "{obj.name}"{where} ORDER BY rowid'
+            )
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
         return [self._to_json(obj, dict(zip(names, row, strict=True))) for row in rows]

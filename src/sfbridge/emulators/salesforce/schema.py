@@ -145,9 +145,7 @@ class ObjectDef:
     def components_of(self, compound: FieldDef) -> list[FieldDef]:
         """The component fields of a compound (address/location) field."""
         return [
-            f
-            for f in self.fields.values()
-            if f.describe.get("compoundFieldName") == compound.name
+            f for f in self.fields.values() if f.describe.get("compoundFieldName") == compound.name
         ]
 
     def add_field(self, definition: FieldDef) -> None:
@@ -173,10 +171,7 @@ def field_describe(
     calculated: bool = False,
 ) -> dict[str, Any]:
     """Build the full describe dict of a field from the few facts a schema file gives."""
-    if field_type == "textarea" and (length or 0) > 255:
-        is_long = True
-    else:
-        is_long = False
+    is_long = field_type == "textarea" and (length or 0) > 255
     if length is None:
         length = {"string": 255, "textarea": 255, "email": 80, "phone": 40, "url": 255}.get(
             field_type, 18 if field_type in ID_TYPES else 0

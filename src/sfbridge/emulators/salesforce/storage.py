@@ -92,6 +92,7 @@ class OrgStore:
         self.path = path
         self.lock = threading.RLock()
         self.clock = Clock()
+        self._depth = 0
         target = str(path) if path is not None else ":memory:"
         self.connection = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self.connection.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
@@ -152,35 +153,47 @@ class OrgStore:
 
     # -- ids ------------------------------------------------------------------
 
-    def next_ids(self, obj: ObjectDef, count: int) -> list[str]:
-        """Reserve ``count`` new record ids for ``obj``."""
+    def reserve(self, sequence: str, count: int) -> int:
+        """Reserve ``count`` numbers of a named sequence; returns the first (from 1)."""
         with self.lock:
             row = self.connection.execute(
-                "SELECT next FROM _sequences WHERE object = ?", (obj.name,)
+                "SELECT next FROM _sequences WHERE object = ?", (sequence,)
             ).fetchone()
-            start = row[0] if row else 1
+            start = int(row[0]) if row else 1
             self.connection.execute(
                 "INSERT INTO _sequences(object, next) VALUES (?, ?) "
                 "ON CONFLICT(object) DO UPDATE SET next = excluded.next",
-                (obj.name, start + count),
+                (sequence, start + count),
             )
+        return start
+
+    def next_ids(self, obj: ObjectDef, count: int) -> list[str]:
+        """Reserve ``count`` new record ids for ``obj``."""
+        start = self.reserve(obj.name, count)
         return [make_id(obj.key_prefix, n) for n in range(start, start + count)]
 
     # -- rows -----------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and run the block in one SQLite transaction."""
+        """Hold the lock and run the block atomically; blocks may nest (savepoints)."""
         with self.lock:
-            self.connection.execute("BEGIN")
+            self._depth += 1
+            name = f"sp{self._depth}"
+            self.connection.execute(f"SAVEPOINT {name}")
             try:
                 yield self.connection
             except BaseException:
-                self.connection.execute("ROLLBACK")
+                self.connection.execute(f"ROLLBACK TO {name}")
+                self.connection.execute(f"RELEASE {name}")
                 raise
-            self.connection.execute("COMMIT")
+            finally:
+                self._depth -= 1
+            self.connection.execute(f"RELEASE {name}")
 
-    def insert_rows(self, obj: ObjectDef, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def insert_rows(
+        self, obj: ObjectDef, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> int:
         """Insert rows given as value tuples in ``columns`` order; returns the count."""
         placeholders = ", ".join("?" for _ in columns)
         sql = (

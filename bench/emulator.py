@@ -1,0 +1,138 @@
+"""Benchmark the Salesforce org emulator: seeding, REST query paging, incremental window queries.
+
+Prints a table and writes bench/results/emulator.json. Not a test: it measures.
+
+    .venv/bin/python bench/emulator.py                 # 1,000,000 contacts (a few minutes)
+    .venv/bin/python bench/emulator.py --contacts 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from sfbridge.emulators.salesforce.seed import seed_org
+from sfbridge.emulators.salesforce.server import start_emulator
+
+RESULTS = Path(__file__).parent / "results" / "emulator.json"
+VERSION = "v62.0"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--page-rows", type=int, default=100_000, help="rows read through REST query paging"
+    )
+    parser.add_argument("--window-runs", type=int, default=50)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="sfbridge-bench-"))
+    running = start_emulator(data_dir, proxy=False)
+    org = running.org
+    results: dict[str, object] = {
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": 2},
+        "contacts": args.contacts,
+    }
+
+    started = time.perf_counter()
+    report = seed_org(org, args.contacts, seed=3, only={"Contact"})
+    seed_seconds = time.perf_counter() - started
+    results["seed"] = {
+        "seconds": round(seed_seconds, 1),
+        "contacts_per_second": round(args.contacts / seed_seconds),
+        "counts": report.counts,
+    }
+
+    assert running.tls is not None
+    creds = running.credentials
+    with httpx.Client(verify=str(running.tls.ca_bundle), timeout=120) as client:
+        token = client.post(
+            f"{running.login_url}/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+        ).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        base = f"{running.instance_url}/services/data/{VERSION}"
+
+        calls_before = org.faults.api_used
+        soql = (
+            "SELECT Id, FirstName, LastName, Email, Title, AccountId, MailingCity, "
+            f"SystemModstamp FROM Contact ORDER BY Id LIMIT {args.page_rows}"
+        )
+        started = time.perf_counter()
+        page = client.get(f"{base}/query", params={"q": soql}).json()
+        rows = len(page["records"])
+        while not page["done"]:
+            page = client.get(running.instance_url + page["nextRecordsUrl"]).json()
+            rows += len(page["records"])
+        paging_seconds = time.perf_counter() - started
+        results["rest_query_paging"] = {
+            "rows": rows,
+            "seconds": round(paging_seconds, 2),
+            "records_per_second": round(rows / paging_seconds),
+            "api_calls": org.faults.api_used - calls_before,
+        }
+
+        middle = org.store.execute(
+            'SELECT "SystemModstamp" FROM "Contact" ORDER BY "SystemModstamp" '
+            f"LIMIT 1 OFFSET {args.contacts // 2}"
+        )[0][0]
+        window = (
+            f"SELECT Id, SystemModstamp FROM Contact WHERE SystemModstamp >= {middle} "
+            "ORDER BY SystemModstamp, Id LIMIT 2000"
+        )
+        timings = []
+        for _ in range(args.window_runs):
+            started = time.perf_counter()
+            response = client.get(f"{base}/query", params={"q": window})
+            timings.append((time.perf_counter() - started) * 1000)
+            assert len(response.json()["records"]) == 2000
+        results["incremental_window_query"] = {
+            "soql": window,
+            "runs": args.window_runs,
+            "median_ms": round(statistics.median(timings), 1),
+            "p95_ms": round(sorted(timings)[int(len(timings) * 0.95) - 1], 1),
+        }
+    results["peak_rss_mb"] = round(_peak_rss_mb())
+    running.stop()
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"{'measure':<44}{'value':>16}")
+    print(
+        f"{'seed contacts (' + format(args.contacts, ',') + ')':<44}"
+        f"{results['seed']['seconds']:>14}s"
+    )  # type: ignore[index]
+    print(f"{'seed rate':<44}{results['seed']['contacts_per_second']:>12,}/s")  # type: ignore[index]
+    paging = results["rest_query_paging"]
+    print(
+        f"{'REST query paging (' + format(paging['rows'], ',') + ' rows)':<44}"  # type: ignore[index]
+        f"{paging['records_per_second']:>12,}/s"
+    )  # type: ignore[index]
+    print(f"{'  API calls':<44}{paging['api_calls']:>16}")  # type: ignore[index]
+    window_result = results["incremental_window_query"]
+    print(f"{'incremental window query, median':<44}{window_result['median_ms']:>14}ms")  # type: ignore[index]
+    print(f"{'incremental window query, p95':<44}{window_result['p95_ms']:>14}ms")  # type: ignore[index]
+    print(f"{'peak RSS':<44}{results['peak_rss_mb']:>14}MB")
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``sfbridge`` command line: a thin shell over library calls."""
