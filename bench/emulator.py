@@ -12,6 +12,7 @@ import argparse
 import json
 import platform
 import resource
+import ssl
 import statistics
 import sys
 import tempfile
@@ -59,7 +60,8 @@ def main() -> None:
 
     assert running.tls is not None
     creds = running.credentials
-    with httpx.Client(verify=str(running.tls.ca_bundle), timeout=120) as client:
+    trust = ssl.create_default_context(cafile=str(running.tls.ca_bundle))
+    with httpx.Client(verify=trust, timeout=120) as client:
         token = client.post(
             f"{running.login_url}/services/oauth2/token",
             data={

@@ -7,6 +7,7 @@ and a page of a delete-aware ``queryAll``, then the API calls it all cost.
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def tour(running: RunningEmulator, console: Console) -> None:
     """Walk through the org as an API client would."""
     base = f"{running.instance_url}/services/data/{VERSION}"
     assert running.tls is not None
-    with httpx.Client(verify=str(running.tls.ca_bundle), timeout=60) as client:
+    trust = ssl.create_default_context(cafile=str(running.tls.ca_bundle))
+    with httpx.Client(verify=trust, timeout=60) as client:
         console.rule("[bold]1. Log in (OAuth 2.0 client credentials)")
         token = _login(client, running)
         client.headers["Authorization"] = f"Bearer {token}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
 import stat
@@ -155,5 +156,8 @@ def test_names_outside_the_certificate_fail_verification(tls: TlsFiles, tls_echo
 
 def test_no_data_dir_uses_a_temporary_one() -> None:
     files = ensure_tls(None)
-    assert files.ca_bundle.parent == files.cert_file.parent
-    assert files.ca_bundle.is_file() and files.key_file.is_file()
+    try:
+        assert files.ca_bundle.parent == files.cert_file.parent
+        assert files.ca_bundle.is_file() and files.key_file.is_file()
+    finally:
+        shutil.rmtree(files.ca_bundle.parent)

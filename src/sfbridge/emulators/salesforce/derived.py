@@ -73,5 +73,5 @@ def derive(obj: ObjectDef, row: dict[str, Any]) -> None:
         status = _semantics(obj, "Status").get(str(row.get("Status") or "").lower())
         row["HasResponded"] = int(bool(status and status.get("hasResponded")))
     # Keep only columns the object stores (a derived name may not exist on a custom shape).
-    for key in [k for k in row if obj.field(k) is None and not k.startswith("_")]:
+    for key in [k for k in row if k.lower() not in obj.fields and not k.startswith("_")]:
         del row[key]

@@ -31,6 +31,7 @@ from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
 from . import derived
+from . import seed_words as words
 from .access import SYSTEM_ADMINISTRATOR
 from .codec import format_datetime
 from .org import ADMIN_USERNAME, Org
@@ -142,296 +143,10 @@ def _with_needs(org: Org, only: set[str] | None) -> set[str]:
 # -- word lists -----------------------------------------------------------------
 
 
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(word.strip() for word in text.split(",") if word.strip())
-
-
-def _table(text: str) -> list[list[str]]:
-    return [[cell.strip() for cell in line.split("|")] for line in text.strip().splitlines()]
-
-
-_FIRST_NAMES = _words(
-    """James, Mary, John, Patricia, Robert, Jennifer, Michael, Linda, William, Elizabeth,
-    David, Barbara, Richard, Susan, Joseph, Jessica, Thomas, Sarah, Charles, Karen, Daniel,
-    Nancy, Matthew, Lisa, Anthony, Betty, Mark, Margaret, Steven, Sandra, Paul, Ashley, Andrew,
-    Emily, Joshua, Michelle, Kevin, Amanda, Brian, Melissa, George, Stephanie, Edward, Rebecca,
-    Ryan, Laura, Jacob, Sharon, Gary, Cynthia, Nicholas, Kathleen, Eric, Amy, Jonathan, Angela,
-    Justin, Anna, Scott, Olivia, Brandon, Emma, Benjamin, Sophia, Samuel, Grace, Alexander,
-    Chloe, Noah, Mia, Liam, Ava, Ethan, Isabella, Lucas, Charlotte, Mateo, Camila, Diego,
-    Valentina, Carlos, Lucía, José, María, Javier, Sofía, Andrés, Inés, Raúl, Ana, Pablo,
-    Martina, François, Chloé, Hélène, Léa, Théo, Zoë, Renée, Noémie, Jérôme, Amélie, Björn,
-    Søren, Åsa, Jürgen, Lukas, Lena, Felix, Hannah, Leon, Marie, Matthias, Katrin, Łukasz,
-    Agnieszka, Piotr, Zofia, Siobhán, Seán, Aoife, Niamh, Ciarán, Oisín, Giulia, Marco,
-    Francesca, Alessandro, Chiara, Luca, Wei, Mei, Hiroshi, Yuki, Haruto, Sakura, Min-jun,
-    Ji-woo, Arjun, Priya, Rahul, Ananya, Vikram, Deepika, Aarav, Kavya, Mohammed, Fatima,
-    Omar, Layla, Yusuf, Amira, Chidi, Ngozi, Kwame, Ama, Thabo, Zanele, Olga, Dmitri, Ivan,
-    Anastasia, Noa, Eitan, Tamar, Ari, Leilani, Kai, Ingrid, Lars, Astrid, Mikael"""
-)
-
-_LAST_NAMES = _words(
-    """Smith, Johnson, Williams, Brown, Jones, García, Miller, Davis, Rodríguez, Martínez,
-    Hernández, López, González, Wilson, Anderson, Thomas, Taylor, Moore, Jackson, Martin, Lee,
-    Pérez, Thompson, White, Harris, Sánchez, Clark, Ramírez, Lewis, Robinson, Walker, Young,
-    Allen, King, Wright, Scott, Torres, Nguyen, Hill, Flores, Green, Adams, Nelson, Baker,
-    Hall, Rivera, Campbell, Mitchell, Carter, Roberts, Phillips, Evans, Turner, Parker, Collins,
-    Edwards, Stewart, Morris, Murphy, Cook, Rogers, Morgan, Cooper, Peterson, Reed, Bailey,
-    Bell, Gómez, Kelly, Howard, Ward, Cox, Díaz, Richardson, Wood, Watson, Brooks, Bennett,
-    Gray, James, Reyes, Cruz, Hughes, Price, Myers, Long, Foster, Sanders, Ross, Morales,
-    Powell, Sullivan, Russell, Ortiz, Jenkins, Gutiérrez, Perry, Butler, Barnes, Fisher,
-    O'Brien, O'Connor, O'Neill, O'Sullivan, O'Reilly, D'Angelo, D'Souza, McDonald, MacLeod,
-    McCarthy, Müller, Schmidt, Schneider, Fischer, Weber, Meyer, Wagner, Becker, Schäfer, Koch,
-    Dubois, Lefèvre, Moreau, Laurent, Girard, Fontaine, Rossi, Russo, Ferrari, Esposito,
-    Bianchi, Romano, Colombo, Ricci, Kowalski, Wiśniewski, Nowak, Lewandowski, Novák, Jensen,
-    Nielsen, Hansen, Pedersen, Johansson, Karlsson, Nilsson, Eriksson, Ødegaard, Virtanen,
-    Korhonen, Ivanov, Petrov, Kim, Park, Choi, Chen, Wang, Li, Zhang, Liu, Yamamoto, Tanaka,
-    Suzuki, Watanabe, Satō, Patel, Shah, Singh, Kumar, Gupta, Sharma, Iyer, Reddy, Silva,
-    Santos, Oliveira, Souza, Pereira, Costa, Almeida, Ferreira, Gonçalves, Cohen, Levi,
-    Friedman, Haddad, Khalil, Mansour, Okafor, Adeyemi, Mensah, Nkosi, van der Berg, de Vries,
-    van Dijk, Janssen, Bakker, Visser, St. James, Fitzgerald, Byrne, Walsh, Gallagher, Núñez"""
-)
-
-_TITLES = (
-    *_words(
-        """CEO, CFO, CTO, COO, Chief Revenue Officer, VP of Sales, VP Marketing, VP Engineering,
-        Director of Operations, Director of IT, Marketing Manager, Sales Manager,
-        Account Manager, Regional Sales Manager, Software Engineer, Senior Software Engineer,
-        Data Analyst, Data Engineer, Product Manager, Procurement Specialist, Purchasing Manager,
-        HR Director, Office Manager, Customer Success Manager, IT Manager, Head of Growth,
-        Controller, Marketing Coordinator, Operations Analyst, Buyer, Founder, Partner"""
-    ),
-    "SVP, Administration and Finance",
-    "Director, Customer Experience",
-)
-
-_DEPARTMENTS = _words(
-    """Sales, Marketing, Finance, Engineering, Operations, IT, Human Resources, Procurement,
-    Customer Success, Legal, Executive, Product"""
-)
-
-_COMPANY_HEADS = _words(
-    """Acme, Apex, Blue Ridge, Northwind, Summit, Granite, Pinnacle, Silverline, Evergreen,
-    Redwood, Brightwave, Crescent, Horizon, Ironclad, Keystone, Lakeshore, Meridian, Nimbus,
-    Oakridge, Pioneer, Quantum, Riverbend, Sapphire, Starlight, Tidewater, Unity, Vanguard,
-    Westfield, Zenith, Atlas, Beacon, Cascade, Coastal, Copperleaf, Driftwood, Eastgate,
-    Falcon, Foxglove, Golden Gate, Harbor, Highland, Juniper, Kestrel, Lighthouse, Maple,
-    Monarch, Northstar, Orchid, Parkway, Prairie, Radiant, Sequoia, Skyline, Stonebridge,
-    Sunrise, Trinity, Valley, Willow, Yellowstone, Aurora, Bluebird, Cobalt, Delta, Ember,
-    Frontier, Global, Hudson, Insight, Jade, Liberty, Crème de la Crème, Société Générale des,
-    Müller & Söhne, O'Malley's, Brasserie Léon, Nordlys, Fjällräven, Sakura, Lotus, Saffron"""
-)
-
-_COMPANY_TAILS = _words(
-    """Logistics, Analytics, Foods, Health, Systems, Labs, Partners, Manufacturing, Energy,
-    Solutions, Technologies, Consulting, Media, Capital, Holdings, Networks, Software,
-    Robotics, Pharmaceuticals, Apparel, Outfitters, Construction, Engineering, Biotech,
-    Hospitality, Insurance, Realty, Telecom, Motors, Aerospace, Design, Brewing, Dynamics,
-    Ventures, Supply, Retail, Interactive, Learning, Clinics, Marine"""
-)
-
-_COMPANY_SUFFIXES = ("", "", "", "Inc.", "LLC", "Ltd", "Group", "Corp.", "Co.", "& Co.")
-_FREE_MAIL = _words(
-    """gmail.com, gmail.com, yahoo.com, outlook.com, hotmail.com, icloud.com, proton.me,
-    gmx.de, aol.com"""
-)
-
-
-class _Country(NamedTuple):
-    name: str
-    variants: tuple[str, ...]  # other spellings seen in hand-typed addresses
-    tld: str
-    dial: str
-    style: str  # where the house number goes
-    streets: tuple[str, ...]
-
-
-class _City(NamedTuple):
-    name: str
-    state: str | None
-    postal: str
-    country: str
-    area: str
-    latitude: float
-    longitude: float
-
-
-_COUNTRIES = {
-    code: _Country(name, _words(variants), tld, dial, style, _words(streets))
-    for code, name, variants, tld, dial, style, streets in _table(
-        """
-US | United States | USA, US | com | 1 | number-first | Main St, Market St, Oak Ave, Broadway
-CA | Canada | | ca | 1 | number-first | Yonge Street, Rue Sainte-Catherine, Granville Street
-GB | United Kingdom | UK | co.uk | 44 | number-first | High Street, Baker Street, King's Road
-IE | Ireland | | ie | 353 | number-first | Grafton Street, O'Connell Street, Patrick Street
-DE | Germany | Deutschland | de | 49 | name-first | Hauptstraße, Bahnhofstraße, Königsallee
-FR | France | | fr | 33 | number-first | rue de Rivoli, avenue des Champs-Élysées
-ES | Spain | España | es | 34 | name-number | Calle Mayor, Gran Vía, Paseo de Gracia
-IT | Italy | | it | 39 | name-number | Via Roma, Corso Buenos Aires, Via del Corso
-NL | Netherlands | | nl | 31 | name-first | Kalverstraat, Herengracht, Coolsingel
-SE | Sweden | | se | 46 | name-first | Drottninggatan, Kungsgatan, Storgatan
-AU | Australia | | com.au | 61 | number-first | George Street, Collins Street, Queen Street
-JP | Japan | | co.jp | 81 | number-first | Chuo-dori, Omotesando, Meiji-dori
-BR | Brazil | Brasil | com.br | 55 | name-number | Avenida Paulista, Rua Oscar Freire
-IN | India | | in | 91 | number-first | MG Road, Brigade Road, Linking Road
-MX | Mexico | México | com.mx | 52 | name-number | Paseo de la Reforma, Avenida Insurgentes
-"""
-    )
-}
-# Countries whose postal codes are plain numbers: seeded codes vary around the city's.
-_NUMERIC_POSTAL = frozenset({"US", "DE", "FR", "ES", "IT", "AU", "MX"})
-
-# city | state (- for none) | postal code | country | area code | latitude | longitude | weight
-_CITY_ROWS = _table(
-    """
-San Francisco | CA | 94102 | US | 415 | 37.7749 | -122.4194 | 6
-New York | NY | 10001 | US | 212 | 40.7128 | -74.0060 | 8
-Chicago | IL | 60601 | US | 312 | 41.8781 | -87.6298 | 5
-Austin | TX | 78701 | US | 512 | 30.2672 | -97.7431 | 4
-Seattle | WA | 98101 | US | 206 | 47.6062 | -122.3321 | 4
-Boston | MA | 02108 | US | 617 | 42.3601 | -71.0589 | 4
-Atlanta | GA | 30303 | US | 404 | 33.7490 | -84.3880 | 3
-Denver | CO | 80202 | US | 303 | 39.7392 | -104.9903 | 3
-Miami | FL | 33130 | US | 305 | 25.7617 | -80.1918 | 3
-Los Angeles | CA | 90012 | US | 213 | 34.0522 | -118.2437 | 5
-Dallas | TX | 75201 | US | 214 | 32.7767 | -96.7970 | 3
-Minneapolis | MN | 55401 | US | 612 | 44.9778 | -93.2650 | 2
-Toronto | ON | M5V 2T6 | CA | 416 | 43.6532 | -79.3832 | 3
-Montréal | QC | H3B 4W8 | CA | 514 | 45.5017 | -73.5673 | 2
-Vancouver | BC | V6B 1A1 | CA | 604 | 49.2827 | -123.1207 | 2
-London | - | EC2A 4BX | GB | 20 | 51.5074 | -0.1278 | 5
-Manchester | - | M1 1AE | GB | 161 | 53.4808 | -2.2426 | 2
-Dublin | - | D02 X285 | IE | 1 | 53.3498 | -6.2603 | 2
-Berlin | Berlin | 10115 | DE | 30 | 52.5200 | 13.4050 | 3
-München | Bayern | 80331 | DE | 89 | 48.1351 | 11.5820 | 2
-Düsseldorf | Nordrhein-Westfalen | 40210 | DE | 211 | 51.2277 | 6.7735 | 1
-Paris | - | 75001 | FR | 1 | 48.8566 | 2.3522 | 3
-Lyon | - | 69001 | FR | 4 | 45.7640 | 4.8357 | 1
-Madrid | Madrid | 28001 | ES | 91 | 40.4168 | -3.7038 | 2
-Barcelona | Cataluña | 08001 | ES | 93 | 41.3874 | 2.1686 | 2
-Milano | MI | 20121 | IT | 02 | 45.4642 | 9.1900 | 2
-Amsterdam | - | 1012 JS | NL | 20 | 52.3676 | 4.9041 | 2
-Stockholm | - | 111 51 | SE | 8 | 59.3293 | 18.0686 | 1
-Sydney | NSW | 2000 | AU | 2 | -33.8688 | 151.2093 | 2
-Melbourne | VIC | 3000 | AU | 3 | -37.8136 | 144.9631 | 1
-Tōkyō | Tokyo | 100-0005 | JP | 3 | 35.6762 | 139.6503 | 2
-São Paulo | SP | 01310-100 | BR | 11 | -23.5505 | -46.6333 | 2
-Bengaluru | Karnataka | 560001 | IN | 80 | 12.9716 | 77.5946 | 2
-Mumbai | Maharashtra | 400001 | IN | 22 | 19.0760 | 72.8777 | 1
-Ciudad de México | CDMX | 06600 | MX | 55 | 19.4326 | -99.1332 | 1
-"""
-)
-_CITIES = tuple(
-    _City(name, None if state == "-" else state, postal, country, area, float(lat), float(lon))
-    for name, state, postal, country, area, lat, lon, _ in _CITY_ROWS
-)
-# A city drawn uniformly from this table is drawn with the weights above.
-_CITY_DRAW = tuple(_CITIES[i] for i, row in enumerate(_CITY_ROWS) for _ in range(int(row[-1])))
-
-_DEALS = _words(
-    """New Business, Renewal, Expansion, Add-on Licenses, Upgrade, Professional Services,
-    Pilot, Enterprise Agreement, Support Contract, Q4 Order, Multi-year Deal"""
-)
-_NEXT_STEPS = _words(
-    "Send proposal, Schedule demo, Follow up with legal, Confirm budget, Security review"
-)
-_CASE_SUBJECTS = (
-    "Cannot log in to the customer portal",
-    "Invoice amount does not match the quote",
-    "Shipment delayed",
-    "Feature request: export to CSV",
-    "Password reset email not received",
-    "Integration sync failing with timeout",
-    "Billing address update",
-    "Product arrived damaged",
-    "Question about renewal pricing",
-    "API returns 500 on bulk upload",
-    "Need to add users to our plan",
-    "Report shows wrong totals",
-    'Error "INVALID_SESSION_ID" after SSO change',
-    "Facture en double / duplicate invoice",
-)
-# subject, Type, TaskSubtype
-_TASK_KINDS = (
-    ("Call", "Call", "Call"),
-    ("Email", "Email", "Email"),
-    ("Send Letter", "Other", "Task"),
-    ("Send Quote", "Other", "Task"),
-    ("Follow-up call", "Call", "Call"),
-    ("Intro meeting", "Meeting", "Task"),
-    ("Product demo", "Meeting", "Task"),
-    ("Email: pricing question", "Email", "Email"),
-    ("Check in after onboarding", "Call", "Call"),
-    ("Prepare renewal proposal", "Other", "Task"),
-)
-_CAMPAIGN_TOPICS = _words(
-    """Modern Data Pipelines, Customer 360, Spring Product Launch, Partner Summit,
-    Holiday Promotion, Security Best Practices, Analytics for Retail, Win-back Offer,
-    Developer Meetup, Executive Roundtable, Onboarding Nurture, Annual User Conference"""
-)
-# Free text with the characters that break naive CSV and JSON handling.
-_NOTES = (
-    None,
-    None,
-    None,
-    None,
-    'Key account; "strategic" partner since 2019.\nRenewal usually in Q4, finance owns budget.',
-    "Prefers email over phone, cc the assistant on quotes.",
-    "Met at the Partner Summit — interested in the analytics add-on 📈",
-    "Imported from the old CRM (2019); some fields may be incomplete",
-)
-
-
-def _weighted(pairs: Sequence[tuple[T, int]]) -> tuple[T, ...]:
-    """A table that a uniform draw picks from with the given weights."""
-    return tuple(value for value, weight in pairs for _ in range(weight))
-
-
-_ACCOUNT_TYPES = _weighted(
-    [
-        ("Customer - Direct", 38),
-        ("Prospect", 34),
-        ("Customer - Channel", 8),
-        ("Channel Partner / Reseller", 6),
-        ("Technology Partner", 4),
-        ("Installation Partner", 3),
-        ("Other", 3),
-        (None, 4),
-    ]
-)
-_OPEN_STAGE_WEIGHTS = (14, 12, 11, 10, 8, 7, 9, 6)  # Prospecting … Negotiation/Review
-_CASE_STATUSES = _weighted([("New", 14), ("Working", 18), ("Escalated", 6), ("Closed", 62)])
-_CASE_PRIORITIES = _weighted([("High", 20), ("Medium", 55), ("Low", 25)])
-_TASK_PRIORITIES = _weighted([("High", 15), ("Normal", 70), ("Low", 15)])
-_OPEN_TASK_STATUSES = _weighted(
-    [("Not Started", 50), ("In Progress", 30), ("Waiting on someone else", 12), ("Deferred", 8)]
-)
-_OPEN_LEAD_STATUSES = _weighted(
-    [("Open - Not Contacted", 45), ("Working - Contacted", 35), ("Closed - Not Converted", 20)]
-)
-_USER_ZONES = (
-    ("America/Los_Angeles", "en_US"),
-    ("America/New_York", "en_US"),
-    ("America/Chicago", "en_US"),
-    ("Europe/London", "en_GB"),
-    ("Europe/Berlin", "de_DE"),
-    ("Europe/Paris", "fr_FR"),
-    ("Australia/Sydney", "en_AU"),
-)
-_USER_TITLES = (
-    "Sales Manager",
-    "Account Executive",
-    "Account Executive",
-    "Sales Development Representative",
-    "Account Executive",
-    "Customer Success Manager",
-    "Support Engineer",
-)
-_FOLD = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "đ": "d"})
-
-
 @lru_cache(maxsize=4096)
 def _slug(text: str) -> str:
     """ASCII letters and digits: ``O'Brien`` -> ``obrien``, ``Ødegaard`` -> ``odegaard``."""
-    folded = unicodedata.normalize("NFKD", text.translate(_FOLD))
+    folded = unicodedata.normalize("NFKD", text.translate(words.FOLD))
     return "".join(c for c in folded.lower() if c.isascii() and c.isalnum())
 
 
@@ -490,12 +205,12 @@ class _Timeline:
         return moment + int(max(0, self.end - moment) * dice.random() ** power)
 
 
-def _city(dice: _Dice) -> _City:
-    return dice.pick(_CITY_DRAW)
+def _city(dice: _Dice) -> words.City:
+    return dice.pick(words.CITY_DRAW)
 
 
-def _street(dice: _Dice, city: _City) -> str:
-    country = _COUNTRIES[city.country]
+def _street(dice: _Dice, city: words.City) -> str:
+    country = words.COUNTRIES[city.country]
     name = dice.pick(country.streets)
     number = 1 + int(dice.random() * dice.random() * 2400)
     if country.style == "name-first":
@@ -510,22 +225,22 @@ def _street(dice: _Dice, city: _City) -> str:
     return street
 
 
-def _postal(dice: _Dice, city: _City) -> str:
-    if city.country not in _NUMERIC_POSTAL:
+def _postal(dice: _Dice, city: words.City) -> str:
+    if city.country not in words.NUMERIC_POSTAL:
         return city.postal
     return f"{int(city.postal) + int(dice.random() * 40):0{len(city.postal)}d}"
 
 
-def _phone(dice: _Dice, city: _City) -> str:
+def _phone(dice: _Dice, city: words.City) -> str:
     draw = dice.random
     if city.country in {"US", "CA"}:
         return f"({city.area}) {200 + int(draw() * 800)}-{int(draw() * 10_000):04d}"
-    dial = _COUNTRIES[city.country].dial
+    dial = words.COUNTRIES[city.country].dial
     return f"+{dial} {city.area} {int(draw() * 10_000):04d} {int(draw() * 10_000):04d}"
 
 
-def _country_name(dice: _Dice, city: _City) -> str:
-    country = _COUNTRIES[city.country]
+def _country_name(dice: _Dice, city: words.City) -> str:
+    country = words.COUNTRIES[city.country]
     # No state and country picklists: hand-typed data spells countries several ways.
     if country.variants and dice.chance(0.12):
         return dice.pick(country.variants)
@@ -535,7 +250,9 @@ def _country_name(dice: _Dice, city: _City) -> str:
 _ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country")
 
 
-def _address(dice: _Dice, city: _City, prefix: str, street: str | None = None) -> dict[str, Any]:
+def _address(
+    dice: _Dice, city: words.City, prefix: str, street: str | None = None
+) -> dict[str, Any]:
     """The components of a compound address field, e.g. ``Mailing`` + Street, City, …"""
     return {
         f"{prefix}Street": street or _street(dice, city),
@@ -551,8 +268,8 @@ def _no_address(prefix: str) -> dict[str, Any]:
 
 
 def _company(dice: _Dice) -> str:
-    name = f"{dice.pick(_COMPANY_HEADS)} {dice.pick(_COMPANY_TAILS)}"
-    return f"{name} {dice.pick(_COMPANY_SUFFIXES)}".rstrip()
+    name = f"{dice.pick(words.COMPANY_HEADS)} {dice.pick(words.COMPANY_TAILS)}"
+    return f"{name} {dice.pick(words.COMPANY_SUFFIXES)}".rstrip()
 
 
 def _email(dice: _Dice, first: str | None, last: str, number: int, domain: str) -> str:
@@ -643,7 +360,7 @@ class _Seeder:
         self.account_ids: list[str] = []
         self.account_names: list[str] = []
         self.account_domains: list[str] = []
-        self.account_cities: list[_City | None] = []
+        self.account_cities: list[words.City | None] = []
         self.account_streets: list[str | None] = []
         self.account_owner = array("i")
         self.account_created = array("q")
@@ -763,7 +480,7 @@ class _Seeder:
         dice = self._dice("User")
         people: dict[str, tuple[str, str]] = {}
         while len(people) < self.n.users:
-            first, last = dice.pick(_FIRST_NAMES), dice.pick(_LAST_NAMES)
+            first, last = dice.pick(words.FIRST_NAMES), dice.pick(words.LAST_NAMES)
             people.setdefault(f"{_slug(first)}.{_slug(last)}", (first, last))
         usernames = [f"{local}@{_USER_DOMAIN}" for local in people]
         marks = ", ".join("?" for _ in usernames)
@@ -779,10 +496,10 @@ class _Seeder:
 
         def rows() -> Iterator[dict[str, Any]]:
             for index, (local, (first, last)) in enumerate(people.items()):
-                zone, locale = dice.pick(_USER_ZONES)
+                zone, locale = dice.pick(words.USER_ZONES)
                 if usernames[index] in existing:
                     continue
-                title = _USER_TITLES[index % len(_USER_TITLES)]
+                title = words.USER_TITLES[index % len(words.USER_TITLES)]
                 yield {
                     "Id": ids[index],
                     "Username": usernames[index],
@@ -831,12 +548,12 @@ class _Seeder:
             for i in range(count):
                 name = _company(dice)
                 city = _city(dice)
-                domain = f"{_slug(' '.join(name.split()[:2]))}.{_COUNTRIES[city.country].tld}"
+                domain = f"{_slug(' '.join(name.split()[:2]))}.{words.COUNTRIES[city.country].tld}"
                 owner = int(draw() * len(self.owners))
                 employees = int(10 ** (1 + draw() * 4))
                 public = employees > 5000 and chance(0.5)
-                kind = pick(_ACCOUNT_TYPES)
-                row = {
+                kind = pick(words.ACCOUNT_TYPES)
+                row: dict[str, Any] = {
                     "Id": ids[i],
                     "Name": name,
                     "Type": kind,
@@ -856,7 +573,7 @@ class _Seeder:
                     "Rating": pick(ratings),
                     "AccountSource": pick(sources),
                     "YearStarted": str(1950 + int(draw() * 73)) if chance(0.4) else None,
-                    "Description": pick(_NOTES),
+                    "Description": pick(words.NOTES),
                     # A few subsidiaries of an older account.
                     "ParentId": ids[int(draw() * i)] if i and chance(0.03) else None,
                     "BillingLatitude": None,
@@ -918,12 +635,12 @@ class _Seeder:
                     owner = (
                         self.account_owner[account] if chance(0.85) else pick(range(len(owners)))
                     )
-                first = pick(_FIRST_NAMES) if chance(0.97) else None
-                last = pick(_LAST_NAMES)
+                first = pick(words.FIRST_NAMES) if chance(0.97) else None
+                last = pick(words.LAST_NAMES)
                 email = None
                 if chance(0.92):
                     at_work = account >= 0 and chance(0.75)
-                    domain = self.account_domains[account] if at_work else pick(_FREE_MAIL)
+                    domain = self.account_domains[account] if at_work else pick(words.FREE_MAIL)
                     # Odd numbers here, even for leads: a lead repeats a contact's
                     # address only when it was converted into that contact.
                     email = _email(dice, first, last, 2 * i + 1, domain)
@@ -932,15 +649,15 @@ class _Seeder:
                 if city is None or chance(0.4):
                     city, street = _city(dice), None
                 bounced = email is not None and chance(0.01)
-                row = {
+                row: dict[str, Any] = {
                     "Id": ids[i],
                     "AccountId": self.account_ids[account] if account >= 0 else None,
                     "Salutation": pick(salutations) if chance(0.4) else None,
                     "FirstName": first,
                     "LastName": last,
                     "Email": email,
-                    "Title": pick(_TITLES) if chance(0.85) else None,
-                    "Department": pick(_DEPARTMENTS) if chance(0.6) else None,
+                    "Title": pick(words.TITLES) if chance(0.85) else None,
+                    "Department": pick(words.DEPARTMENTS) if chance(0.6) else None,
                     "Phone": _phone(dice, city) if chance(0.8) else None,
                     "MobilePhone": _phone(dice, city) if chance(0.5) else None,
                     "LeadSource": pick(sources) if chance(0.7) else None,
@@ -950,7 +667,7 @@ class _Seeder:
                     "HasOptedOutOfEmail": int(chance(0.08)),
                     "DoNotCall": int(chance(0.03)),
                     "ReportsToId": ids[head]
-                    if account >= 0 and head != i and chance(0.1)
+                    if head != i and self.contact_account[head] == account >= 0 and chance(0.1)
                     else None,
                     "IsEmailBounced": int(bounced),
                     "EmailBouncedDate": time_.stamp(time_.after(dice, created))
@@ -999,10 +716,10 @@ class _Seeder:
         self.opportunities_of = _blocks(placement, n_accounts)
         ids = self.opportunity_ids = self._ids("Opportunity", count)
         stages = _semantics(obj, "StageName")
-        open_stages = _weighted(
+        open_stages = words.weighted(
             [
                 (rule["value"], weight)
-                for rule, weight in zip(stages, _OPEN_STAGE_WEIGHTS, strict=False)
+                for rule, weight in zip(stages, words.OPEN_STAGE_WEIGHTS, strict=False)
                 if not rule["isClosed"]
             ]
         )
@@ -1026,8 +743,8 @@ class _Seeder:
                     close = time_.end + int(draw() * 180) * _DAY
                 close_day = time_.day(close)
                 year, quarter = int(close_day[:4]), (int(close_day[5:7]) - 1) // 3 + 1
-                deal = pick(_DEALS)
-                row = {
+                deal = pick(words.DEALS)
+                row: dict[str, Any] = {
                     "Id": ids[i],
                     "AccountId": self.account_ids[account],
                     "Name": f"{self.account_names[account]} - {deal}"[:120],
@@ -1037,7 +754,7 @@ class _Seeder:
                     "CloseDate": close_day,
                     "Type": "New Customer" if deal == "New Business" else pick(types),
                     "LeadSource": pick(sources),
-                    "NextStep": pick(_NEXT_STEPS) if not decided and chance(0.6) else None,
+                    "NextStep": pick(words.NEXT_STEPS) if not decided and chance(0.6) else None,
                     # A new org's fiscal year is the calendar year.
                     "FiscalYear": year,
                     "FiscalQuarter": quarter,
@@ -1072,7 +789,7 @@ class _Seeder:
             previous = -1
             for i, (opportunity, contact) in enumerate(plan):
                 created = max(self.opportunity_created[opportunity], self.contact_created[contact])
-                row = {
+                row: dict[str, Any] = {
                     "Id": ids[i],
                     "OpportunityId": self.opportunity_ids[opportunity],
                     "ContactId": self.contact_ids[contact],
@@ -1137,24 +854,24 @@ class _Seeder:
                         else None,
                     }
                 else:
-                    status = pick(_OPEN_LEAD_STATUSES)
+                    status = pick(words.OPEN_LEAD_STATUSES)
                     if (time_.end - created) > time_.span / 2 and chance(0.5):
                         status = "Closed - Not Converted"  # old leads get closed out
-                    first = pick(_FIRST_NAMES) if chance(0.95) else None
-                    last = pick(_LAST_NAMES)
+                    first = pick(words.FIRST_NAMES) if chance(0.95) else None
+                    last = pick(words.LAST_NAMES)
                     company = _company(dice) if chance(0.9) else "[not provided]"
                     email = None
                     if chance(0.9):
-                        domain = pick(_FREE_MAIL)
+                        domain = pick(words.FREE_MAIL)
                         if company[0] != "[" and chance(0.6):
-                            domain = f"{_slug(company)[:24]}.{_COUNTRIES[city.country].tld}"
+                            domain = f"{_slug(company)[:24]}.{words.COUNTRIES[city.country].tld}"
                         email = _email(dice, first, last, 2 * i + 2, domain)
                     row |= {
                         "Salutation": pick(salutations) if chance(0.3) else None,
                         "FirstName": first,
                         "LastName": last,
                         "Email": email,
-                        "Title": pick(_TITLES) if chance(0.7) else None,
+                        "Title": pick(words.TITLES) if chance(0.7) else None,
                         "Phone": _phone(dice, city) if chance(0.7) else None,
                         "LeadSource": pick(sources) if chance(0.85) else None,
                         "Company": company,
@@ -1175,7 +892,7 @@ class _Seeder:
                     "HasOptedOutOfEmail": int(chance(0.06)),
                     "DoNotCall": int(chance(0.03)),
                     "IsUnreadByOwner": int(row["Status"] == "Open - Not Contacted" and chance(0.3)),
-                    "Description": pick(_NOTES),
+                    "Description": pick(words.NOTES),
                 }
                 row |= _address(dice, city, "") if chance(0.75) else _no_address("")
                 self._audit(dice, int(draw() * len(owners)), created, row)
@@ -1209,11 +926,11 @@ class _Seeder:
 
         def rows() -> Iterator[dict[str, Any]]:
             for i, (created, contact) in enumerate(order):
-                status = pick(_CASE_STATUSES)
+                status = pick(words.CASE_STATUSES)
                 account = self.contact_account[contact] if contact >= 0 else -1
-                first, last = pick(_FIRST_NAMES), pick(_LAST_NAMES)
+                first, last = pick(words.FIRST_NAMES), pick(words.LAST_NAMES)
                 web = contact < 0
-                row = {
+                row: dict[str, Any] = {
                     "Id": ids[i],
                     "CaseNumber": f"{first_number + i:08d}",
                     "ContactId": self.contact_ids[contact] if contact >= 0 else None,
@@ -1224,9 +941,9 @@ class _Seeder:
                     "Status": status,
                     "Reason": pick(reasons),
                     "Origin": "Web" if web else pick(origins),
-                    "Subject": pick(_CASE_SUBJECTS),
-                    "Priority": pick(_CASE_PRIORITIES),
-                    "Description": pick(_NOTES),
+                    "Subject": pick(words.CASE_SUBJECTS),
+                    "Priority": pick(words.CASE_PRIORITIES),
+                    "Description": pick(words.NOTES),
                     "ClosedDate": None,
                     "IsEscalated": int(status == "Escalated" or chance(0.03)),
                 }
@@ -1276,9 +993,11 @@ class _Seeder:
                 kind, start_day = pick(types), time_.day(start)
                 quarter = (int(start_day[5:7]) - 1) // 3 + 1
                 budget = float(round(1_000 + draw() * 49_000, -2))
-                row = {
+                row: dict[str, Any] = {
                     "Id": ids[i],
-                    "Name": f"{start_day[:4]} Q{quarter} {kind}: {pick(_CAMPAIGN_TOPICS)}"[:80],
+                    "Name": f"{start_day[:4]} Q{quarter} {kind}: {pick(words.CAMPAIGN_TOPICS)}"[
+                        :80
+                    ],
                     "Type": kind,
                     "Status": status,
                     "StartDate": start_day,
@@ -1339,17 +1058,18 @@ class _Seeder:
         def rows() -> Iterator[dict[str, Any]]:
             for i, member in enumerate(plan):
                 person = member.person
-                row = {
+                responded = time_.after(dice, member.created, 6.0) if member.responded else None
+                row: dict[str, Any] = {
                     "Id": ids[i],
                     "CampaignId": campaign_ids[member.campaign],
                     "ContactId": None if member.is_lead else self.contact_ids[person],
                     "LeadId": self.lead_ids[person] if member.is_lead else None,
-                    "Status": "Responded" if member.responded else "Sent",
-                    "FirstRespondedDate": time_.day(time_.after(dice, member.created, 6.0))
-                    if member.responded
-                    else None,
+                    "Status": "Sent" if responded is None else "Responded",
+                    "FirstRespondedDate": None if responded is None else time_.day(responded),
                 }
                 self._audit(dice, None, member.created, row)
+                if responded is not None:
+                    self._touch(row, responded)  # responding changed the status
                 yield row
 
         self._insert("CampaignMember", len(plan), rows())
@@ -1411,15 +1131,15 @@ class _Seeder:
                         what = self.opportunity_ids[pick(deals)]
                     elif about < 0.75:
                         what = self.account_ids[account]
-                subject, kind, subtype = pick(_TASK_KINDS)
+                subject, kind, subtype = pick(words.TASK_KINDS)
                 done = created < time_.end - _DAY and chance(0.65)
                 if done:
                     due = time_.day(min(time_.end - 1, created + int(draw() * 14) * _DAY))
                 else:
                     due = time_.day(time_.end + int((draw() * 40 - 10) * _DAY))
-                priority = pick(_TASK_PRIORITIES)
+                priority = pick(words.TASK_PRIORITIES)
                 call = subtype == "Call"
-                row = {
+                row: dict[str, Any] = {
                     "Id": ids[i],
                     "WhoId": self.lead_ids[person] if is_lead else self.contact_ids[person],
                     "WhatId": what,
@@ -1430,10 +1150,10 @@ class _Seeder:
                     "Type": kind,
                     "TaskSubtype": subtype,
                     "ActivityDate": due if chance(0.9) else None,
-                    "Status": "Completed" if done else pick(_OPEN_TASK_STATUSES),
+                    "Status": "Completed" if done else pick(words.OPEN_TASK_STATUSES),
                     "Priority": priority,
                     "IsHighPriority": int(priority == "High"),
-                    "Description": pick(_NOTES),
+                    "Description": pick(words.NOTES),
                     "CallType": pick(call_types) if call else None,
                     "CallDurationInSeconds": int(30 + draw() * 1800) if call and done else None,
                 }

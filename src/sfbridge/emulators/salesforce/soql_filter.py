@@ -20,6 +20,10 @@ The rules, with the SOQL semantics notes' item numbers:
 - a Date literal filters Date fields and a DateTime literal DateTime fields
   (item 6); date literals are ranges in the user's time zone (item 5).
 
+Which operators and values a field accepts is decided by
+``sfbridge.salesforce.soql_rules``, shared with the client's filter validator,
+so both refuse the same filters with the same words.
+
 A plain comparison on a column (``SystemModstamp >= ...``) stays a plain
 comparison, so SQLite can use the column's index.
 """
@@ -50,37 +54,14 @@ from sfbridge.salesforce.soql_parser import (
     SoqlError,
     StringLit,
 )
+from sfbridge.salesforce.soql_rules import FieldKind, comparison_problem, field_kind
 
 from .codec import format_datetime
-from .schema import ID_TYPES, NUMBER_TYPES, FieldDef
 from .soql_dates import date_range
 from .soql_paths import FieldRef, PathResolver, Relation
 
 FOLD_FUNCTION = "sf_fold"
 _NEGATED = {"!=": "=", "NOT IN": "IN", "EXCLUDES": "INCLUDES"}
-_ORDERED = frozenset({"<", "<=", ">", ">="})
-_ACCEPTS: dict[str, tuple[type, ...]] = {
-    "text": (StringLit, LikePattern),
-    "id": (StringLit, LikePattern),
-    "multi": (StringLit, LikePattern),
-    "boolean": (BoolLit,),
-    "number": (NumberLit,),
-    "date": (DateLit, DateLiteral),
-    "datetime": (DateTimeLit, DateLiteral),
-    "time": (),
-}
-_TYPE_WORDS = {
-    "id": "id",
-    "reference": "id",
-    "boolean": "boolean",
-    "int": "integer",
-    "double": "double",
-    "currency": "double",
-    "percent": "double",
-    "date": "date",
-    "datetime": "dateTime",
-    "time": "time",
-}
 
 
 def register_functions(connection: sqlite3.Connection) -> None:
@@ -90,19 +71,6 @@ def register_functions(connection: sqlite3.Connection) -> None:
 
 def _fold(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
-
-
-def field_kind(field: FieldDef) -> str:
-    """How a field compares: text, id, multi, boolean, number, date, datetime or time."""
-    if field.type in ID_TYPES:
-        return "id"
-    if field.type == "multipicklist":
-        return "multi"
-    if field.type in NUMBER_TYPES:
-        return "number"
-    if field.type in {"boolean", "date", "datetime", "time"}:
-        return field.type
-    return "text"
 
 
 class Params:
@@ -162,17 +130,20 @@ class FilterCompiler:
         ref = self.resolver.resolve(node.field)
         self.relations.append(ref.relation)
         field = ref.field
-        if field.is_compound or not field.describe.get("filterable", True):
-            raise self._invalid_field(
-                node, f"field '{field.name}' can not be filtered in a query call"
+        filterable = bool(field.describe.get("filterable", True))
+        problem = comparison_problem(node, field.name, field.type, filterable=filterable)
+        if problem is not None:
+            raise SoqlError.at(
+                self.resolver.text,
+                problem.row,
+                problem.salesforce_column,
+                problem.error_code,
+                problem.text,
             )
         operator = node.operator
         if operator in _NEGATED:
             operator, negate = _NEGATED[operator], not negate
-        kind = field_kind(field)
-        self._check_operator(node, field, kind, operator)
-        for value in node.values:
-            self._check_type(field, kind, value)
+        kind = field_kind(field.type)
         atom = self._atom(ref, kind, operator, node.values)
         if atom.total or not ref.nullable:
             return f"NOT ({atom.sql})" if negate else atom.sql
@@ -180,57 +151,19 @@ class FilterCompiler:
         # A null field matches when exactly one of "atom matches null" and "negated" holds.
         return f"({body} OR {ref.sql} IS NULL)" if atom.null_match != negate else body
 
-    # -- checks
-
-    def _check_operator(self, node: Comparison, field: FieldDef, kind: str, operator: str) -> None:
-        refused = None
-        if kind == "multi" and (operator == "LIKE" or operator in _ORDERED):
-            refused = "invalid operator on multipicklist field"
-        elif operator == "LIKE" and kind not in {"text", "id"}:
-            word = _TYPE_WORDS.get(field.type, field.type)
-            refused = f"invalid operator on {word} field"
-        elif operator == "LIKE" and kind == "id":
-            refused = "invalid operator on id field"
-        elif operator == "INCLUDES" and kind != "multi":
-            refused = "includes or excludes operator only valid on multipicklist field"
-        if refused:
-            raise SoqlError.at(
-                self.resolver.text,
-                node.row,
-                node.column,
-                "INVALID_QUERY_FILTER_OPERATOR",
-                refused,
-            )
-
-    def _check_type(self, field: FieldDef, kind: str, value: Literal) -> None:
-        if isinstance(value, (NullLit, *_ACCEPTS[kind])):
-            return
-        word = _TYPE_WORDS.get(field.type, "string")
-        quoted = "be" if word in {"string", "id"} else "not be"
-        column = value.column - 1 if isinstance(value, StringLit | LikePattern) else value.column
-        raise SoqlError.at(
-            self.resolver.text,
-            value.row,
-            column,
-            "INVALID_FIELD",
-            f"value of filter criterion for field '{field.name}' must be of type {word} "
-            f"and should {quoted} enclosed in quotes",
-        )
-
-    def _invalid_field(self, node: Comparison, text: str) -> SoqlError:
-        return SoqlError.at(self.resolver.text, node.row, node.column, "INVALID_FIELD", text)
-
     # -- predicates
 
-    def _atom(self, ref: FieldRef, kind: str, operator: str, values: tuple[Literal, ...]) -> _Atom:
-        if kind == "multi":
+    def _atom(
+        self, ref: FieldRef, kind: FieldKind, operator: str, values: tuple[Literal, ...]
+    ) -> _Atom:
+        if kind == FieldKind.MULTI:
             return self._multi(ref, operator, values)
         if operator == "IN":
             return self._in(ref, kind, values)
         value = values[0]
         if isinstance(value, DateLiteral):
             return self._range(ref, kind, operator, value)
-        if kind == "boolean":
+        if kind == FieldKind.BOOLEAN:
             flag = isinstance(value, BoolLit) and value.value
             return _Atom(f"{ref.sql} {operator} {self.params.add(int(flag))}", total=True)
         if isinstance(value, NullLit):
@@ -243,8 +176,8 @@ class FilterCompiler:
             return self._equal(ref, kind, [scalar])
         return _Atom(f"{ref.sql} {operator} {self.params.add(scalar)}{self._collate(ref)}")
 
-    def _in(self, ref: FieldRef, kind: str, values: tuple[Literal, ...]) -> _Atom:
-        if kind == "boolean":
+    def _in(self, ref: FieldRef, kind: FieldKind, values: tuple[Literal, ...]) -> _Atom:
+        if kind == FieldKind.BOOLEAN:
             flags = [int(isinstance(v, BoolLit) and v.value) for v in values]
             return _Atom(f"{ref.sql} IN ({self.params.marks(flags)})", total=True)
         parts: list[str] = []
@@ -260,12 +193,12 @@ class FilterCompiler:
         sql = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
         return _Atom(sql, null_match=with_null)
 
-    def _equal(self, ref: FieldRef, kind: str, scalars: list[Any]) -> _Atom:
+    def _equal(self, ref: FieldRef, kind: FieldKind, scalars: list[Any]) -> _Atom:
         """``field = v`` or ``field IN (...)`` for non-null values."""
         column = ref.sql
         plain = scalars
         folded: list[str] = []
-        if kind == "text" and not ref.field.flag("caseSensitive"):
+        if kind == FieldKind.TEXT and not ref.field.flag("caseSensitive"):
             plain = [s for s in scalars if s.isascii()]
             folded = [s.lower() for s in scalars if not s.isascii()]
         parts = []
@@ -289,10 +222,11 @@ class FilterCompiler:
         folded = self.params.add(pattern.lower())
         return _Atom(f"{FOLD_FUNCTION}({ref.sql}) LIKE {folded} ESCAPE '\\'")
 
-    def _scalar(self, ref: FieldRef, kind: str, value: Literal) -> Any:
-        if kind == "id":
+    def _scalar(self, ref: FieldRef, kind: FieldKind, value: Literal) -> Any:
+        if kind == FieldKind.ID:
+            # comparison_problem has refused ids that are not 15 or 18 letters and digits.
             assert isinstance(value, StringLit)
-            return self._id(value)
+            return _id(value.value)
         if isinstance(value, StringLit):
             return value.value
         if isinstance(value, NumberLit):
@@ -303,24 +237,10 @@ class FilterCompiler:
             return format_datetime(value.value)
         raise AssertionError(f"unchecked literal {value!r} for {ref.field.name}")
 
-    def _id(self, value: StringLit) -> str:
-        # 15 characters: add the checksum of *this* casing, so a wrongly cased
-        # id finds nothing; 18 characters are compared as given (item 2).
-        text = value.value
-        if len(text) in {15, 18} and text.isascii() and text.isalnum():
-            return to_18(text) if len(text) == 15 else text
-        raise SoqlError.at(
-            self.resolver.text,
-            value.row,
-            value.column - 1,
-            "INVALID_QUERY_FILTER_OPERATOR",
-            f"invalid ID field: {text}",
-        )
-
-    def _range(self, ref: FieldRef, kind: str, operator: str, literal: DateLiteral) -> _Atom:
+    def _range(self, ref: FieldRef, kind: FieldKind, operator: str, literal: DateLiteral) -> _Atom:
         # = is "within", < and >= compare to the start, > and <= to the end (item 5).
         span = date_range(literal, self.now, self.tz)
-        if kind == "date":
+        if kind == FieldKind.DATE:
             start, end = span.start.isoformat(), span.end.isoformat()
         else:
             start = format_datetime(_midnight(span.start, self.tz))
@@ -373,6 +293,12 @@ class FilterCompiler:
         separators = f"(length({ref.sql}) - length(replace({ref.sql}, ';', '')))"
         has_all = self._has_all(ref, group)
         return f"({has_all} AND {separators} = {self.params.add(len(group) - 1)})"
+
+
+def _id(text: str) -> str:
+    # 15 characters: add the checksum of *this* casing, so a wrongly cased
+    # id finds nothing; 18 characters are compared as given (item 2).
+    return to_18(text) if len(text) == 15 else text
 
 
 def _picklist_set(text: str) -> list[str]:
