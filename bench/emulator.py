@@ -12,7 +12,6 @@ import argparse
 import json
 import platform
 import resource
-import ssl
 import statistics
 import sys
 import tempfile
@@ -58,18 +57,8 @@ def main() -> None:
         "counts": report.counts,
     }
 
-    assert running.tls is not None
-    creds = running.credentials
-    trust = ssl.create_default_context(cafile=str(running.tls.ca_bundle))
-    with httpx.Client(verify=trust, timeout=120) as client:
-        token = client.post(
-            f"{running.login_url}/services/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": creds.client_id,
-                "client_secret": creds.client_secret,
-            },
-        ).json()["access_token"]
+    with httpx.Client(verify=running.trust(), timeout=120) as client:
+        token = running.access_token()
         client.headers["Authorization"] = f"Bearer {token}"
         base = f"{running.instance_url}/services/data/{VERSION}"
 

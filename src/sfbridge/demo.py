@@ -7,7 +7,6 @@ and a page of a delete-aware ``queryAll``, then the API calls it all cost.
 
 from __future__ import annotations
 
-import ssl
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,20 +30,6 @@ TOUR_OBJECTS = (
 )
 
 
-def _login(client: httpx.Client, running: RunningEmulator) -> str:
-    creds = running.credentials
-    response = client.post(
-        f"{running.login_url}/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds.client_id,
-            "client_secret": creds.client_secret,
-        },
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
-
-
 def _query(client: httpx.Client, base: str, soql: str, *, all_rows: bool = False) -> dict[str, Any]:
     resource = "queryAll" if all_rows else "query"
     response = client.get(f"{base}/{resource}", params={"q": soql})
@@ -55,13 +40,12 @@ def _query(client: httpx.Client, base: str, soql: str, *, all_rows: bool = False
 def tour(running: RunningEmulator, console: Console) -> None:
     """Walk through the org as an API client would."""
     base = f"{running.instance_url}/services/data/{VERSION}"
-    assert running.tls is not None
-    trust = ssl.create_default_context(cafile=str(running.tls.ca_bundle))
-    with httpx.Client(verify=trust, timeout=60) as client:
+    with httpx.Client(verify=running.trust(), timeout=60) as client:
         console.rule("[bold]1. Log in (OAuth 2.0 client credentials)")
-        token = _login(client, running)
-        client.headers["Authorization"] = f"Bearer {token}"
-        console.print(f"instance_url: {running.instance_url}   (CA: {running.tls.ca_bundle})")
+        client.headers["Authorization"] = f"Bearer {running.access_token()}"
+        console.print(
+            f"instance_url: {running.instance_url}   (CA: {running.banner()['ca_bundle']})"
+        )
 
         console.rule("[bold]2. Records per object (SELECT COUNT() ...)")
         counts = Table("object", "records")

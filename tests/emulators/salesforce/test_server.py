@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -11,14 +10,9 @@ from sfbridge.emulators.salesforce.server import RunningEmulator
 
 
 def test_concurrent_clients_are_served_correctly(sf_server: RunningEmulator) -> None:
-    assert sf_server.tls is not None
-    trust = ssl.create_default_context(cafile=str(sf_server.tls.ca_bundle))
-    creds = sf_server.credentials
+    trust = sf_server.trust()
+    token = sf_server.access_token()
     base = f"{sf_server.instance_url}/services/data/v62.0"
-    with httpx.Client(verify=trust, timeout=60) as login:
-        token = login.post(f"{sf_server.login_url}/services/oauth2/token", data={
-            "grant_type": "client_credentials", "client_id": creds.client_id,
-            "client_secret": creds.client_secret}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
     def worker(n: int) -> list[str]:

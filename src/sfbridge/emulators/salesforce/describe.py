@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .access import Profile
-from .schema import ObjectDef, OrgSchema
+from .schema import OBJECT_FLAGS, ObjectDef, OrgSchema
 
 _OBJECT_KEYS = (
     "name",
@@ -17,17 +17,7 @@ _OBJECT_KEYS = (
     "labelPlural",
     "keyPrefix",
     "custom",
-    "createable",
-    "updateable",
-    "deletable",
-    "queryable",
-    "replicateable",
-    "retrieveable",
-    "searchable",
-    "triggerable",
-    "undeletable",
-    "mergeable",
-    "layoutable",
+    *OBJECT_FLAGS,
     "feedEnabled",
 )
 

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from .api_errors import ApiError, json_parser_error, not_found
 from .faults import INJECTABLE_ERRORS, Call
+from .identity import bearer_token
 from .oauth import AuthService, Session
 from .org import Org
 
@@ -93,12 +94,9 @@ class Gate:
         self.auth = auth
 
     def authenticate(self, request: Request) -> Session:
-        """The session of a ``Bearer`` (or legacy ``OAuth``) Authorization header."""
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        session = None
-        if scheme.lower() in {"bearer", "oauth"} and token:
-            session = self.auth.session_for_token(token.strip())
+        """The session of the request's access token (``Authorization: Bearer ...``)."""
+        token = bearer_token(request)
+        session = self.auth.session_for_token(token) if token else None
         if session is None:
             raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
         return session

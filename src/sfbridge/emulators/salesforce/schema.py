@@ -262,7 +262,7 @@ _ORGANIZATION = {
     ],
 }
 
-_OBJECT_FLAGS = (
+OBJECT_FLAGS = (
     "createable",
     "updateable",
     "deletable",
@@ -381,7 +381,7 @@ class OrgSchema:
             "feedEnabled": False,
             "recordTypeInfos": [],
         }
-        describe.update(dict.fromkeys(_OBJECT_FLAGS, True))
+        describe.update(dict.fromkeys(OBJECT_FLAGS, True))
         obj = ObjectDef(name=name, key_prefix=prefix, describe=describe)
         system = [
             _system_field("Id", "id", "Record ID"),

@@ -9,12 +9,14 @@ loopback port, starts uvicorn in a background thread and returns a
 from __future__ import annotations
 
 import socket
+import ssl
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 from .app import EmulatorApp, create_app
@@ -53,6 +55,28 @@ class RunningEmulator:
     @property
     def sandbox_login_url(self) -> str:
         return f"{self.instance_url}/sandbox"
+
+    def trust(self) -> ssl.SSLContext | bool:
+        """What an httpx client passes as ``verify`` to trust this emulator."""
+        if self.tls is None:
+            return False
+        return ssl.create_default_context(cafile=str(self.tls.ca_bundle))
+
+    def access_token(self) -> str:
+        """Log in over the network with the default app's client credentials."""
+        creds = self.credentials
+        response = httpx.post(
+            f"{self.login_url}/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+            verify=self.trust(),
+            timeout=30,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
     def banner(self) -> dict[str, str]:
         """The ``key: value`` facts printed at start (and by ``--json``)."""
