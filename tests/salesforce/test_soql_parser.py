@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sfbridge.salesforce.soql import literal, quote_like, quote_string
+from sfbridge.salesforce.soql import (
+    checked_field_path,
+    checked_object_name,
+    escape_like,
+    literal,
+    quote_like,
+    quote_like_pattern,
+    quote_string,
+)
 from sfbridge.salesforce.soql_parser import (
     Aggregate,
     And,
@@ -355,6 +363,8 @@ def test_quote_like_escapes_wildcards() -> None:
         (Decimal("12.3400"), "12.3400"),
         (date(2024, 1, 31), "2024-01-31"),
         (datetime(2024, 1, 31, 12, 0, 0, 123456, tzinfo=UTC), "2024-01-31T12:00:00.123Z"),
+        # Four-digit years even before 1000 (strftime's %Y does not pad them on glibc).
+        (datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), "0999-01-02T03:04:05.000Z"),
         (
             datetime(2024, 1, 31, 13, 0, tzinfo=timezone(timedelta(hours=1))),
             "2024-01-31T12:00:00.000Z",
@@ -421,3 +431,62 @@ def test_quote_like_round_trip(text: str) -> None:
         index += 1
     assert wildcards == 0
     assert "".join(literal_text) == text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "soql"),
+    [
+        ("Ac%", "'Ac%'"),
+        ("a_c", "'a_c'"),
+        ("100\\%%", "'100\\%%'"),
+        ("snake\\_case", "'snake\\_case'"),
+        ("back\\\\slash%", "'back\\\\slash%'"),
+        ("O'Brien%", "'O\\'Brien%'"),
+        ("\\x", "'x'"),
+    ],
+)
+def test_quote_like_pattern(pattern: str, soql: str) -> None:
+    assert quote_like_pattern(pattern) == soql
+
+
+def test_quote_like_pattern_refuses_a_trailing_backslash() -> None:
+    with pytest.raises(ValueError, match="lone backslash"):
+        quote_like_pattern("abc\\")
+
+
+@given(st.lists(st.one_of(st.sampled_from(["%", "_"]), st.text(min_size=1))))
+def test_like_pattern_round_trip(pieces: list[str]) -> None:
+    # Text escaped by escape_like stays literal; bare % and _ stay wildcards.
+    pattern = "".join(p if p in {"%", "_"} else escape_like(p) for p in pieces)
+    node = value("LastName LIKE " + quote_like_pattern(pattern))
+    assert isinstance(node, LikePattern)
+    assert node.pattern == pattern
+
+
+@given(st.text())
+def test_quote_like_is_an_escaped_pattern(text: str) -> None:
+    assert quote_like(text) == quote_like_pattern(escape_like(text))
+
+
+@pytest.mark.parametrize(
+    "path", ["Id", "Account.Owner.Name", "Invoice__c", "Order.Status", "Group"]
+)
+def test_checked_field_path_accepts_names_and_paths(path: str) -> None:
+    assert checked_field_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["First Name", "Name'", "Account..Name", "Account.", "1st", "Limit", "Account.From", "", "a,b"],
+)
+def test_checked_field_path_refuses(path: str) -> None:
+    with pytest.raises(ValueError, match="is not a SOQL field name") as caught:
+        checked_field_path(path)
+    assert repr(path) in str(caught.value)
+
+
+def test_checked_object_name() -> None:
+    assert checked_object_name("Order") == "Order"
+    for bad in ["Contact Name", "Account.Name", "From", "X; DELETE"]:
+        with pytest.raises(ValueError, match="is not a SOQL object name"):
+            checked_object_name(bad)
