@@ -7,7 +7,10 @@ for logins, reach that host through HTTPS_PROXY. Nothing in the client is patche
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from simple_salesforce import Salesforce
@@ -112,3 +115,61 @@ def test_composite_collections_and_limits(sf: Salesforce) -> None:
     limits = sf.limits()
     assert limits["DailyApiRequests"]["Max"] >= limits["DailyApiRequests"]["Remaining"]
     assert sf.api_usage["api-usage"].total == limits["DailyApiRequests"]["Max"]
+
+
+def test_tooling_creates_an_external_id_field(
+    sf: Salesforce, sf_client_env: RunningEmulator
+) -> None:
+    body = {
+        "FullName": "Contact.Bulk2_Key__c",
+        "Metadata": {"label": "Bulk2 Key", "type": "Text", "length": 40, "externalId": True},
+    }
+    created = sf.toolingexecute("sobjects/CustomField", method="POST", data=body)
+    assert created["success"] is True and created["id"].startswith("00N")
+    found = sf.toolingexecute(
+        "query/?q=SELECT+Id,DeveloperName+FROM+CustomField+WHERE+TableEnumOrId='Contact'"
+    )
+    assert {"Id": created["id"], "DeveloperName": "Bulk2_Key"} in [
+        {k: r[k] for k in ("Id", "DeveloperName")} for r in found["records"]
+    ]
+    assert sf_client_env.org.object("Contact").field("Bulk2_Key__c") is not None
+
+
+def test_bulk2_upsert_records_and_csv_file_then_query(
+    sf: Salesforce, sf_client_env: RunningEmulator, tmp_path: Path
+) -> None:
+    org = sf_client_env.org
+    if org.object("Contact").field("Bulk2_Ext__c") is None:
+        org.add_custom_field(
+            "Contact", {"name": "Bulk2_Ext__c", "type": "Text", "externalId": True, "unique": True}
+        )
+    records = [{"Bulk2_Ext__c": f"b2-{i}", "LastName": f"Bulk {i}"} for i in range(300)]
+    loaded = sf.bulk2.Contact.upsert(records=records, external_id_field="Bulk2_Ext__c", wait=0.1)
+    assert [(r["numberRecordsProcessed"], r["numberRecordsFailed"]) for r in loaded] == [(300, 0)]
+    csv_file = tmp_path / "contacts.csv"
+    csv_file.write_text('Bulk2_Ext__c,LastName\nb2-0,"Renamed, Again"\nb2-new,Fresh\n')
+    again = sf.bulk2.Contact.upsert(
+        csv_file=str(csv_file), external_id_field="Bulk2_Ext__c", wait=0.1
+    )
+    job_id = again[0]["job_id"]
+    assert (again[0]["numberRecordsProcessed"], again[0]["numberRecordsFailed"]) == (2, 0)
+    outcome = sf.bulk2.Contact.get_all_ingest_records(job_id)
+    created = {r["Bulk2_Ext__c"]: r["sf__Created"] for r in outcome["successfulRecords"]}
+    assert created == {"b2-0": "false", "b2-new": "true"}
+    soql = "SELECT Id, Bulk2_Ext__c, LastName FROM Contact WHERE Bulk2_Ext__c LIKE 'b2-%'"
+    pages = list(sf.bulk2.Contact.query(soql, max_records=120, wait=0.1))
+    rows = [row for page in pages for row in csv.DictReader(io.StringIO(page))]
+    assert len(pages) == 3 and len(rows) == 301
+    assert {r["Bulk2_Ext__c"]: r["LastName"] for r in rows}["b2-0"] == "Renamed, Again"
+
+
+def test_bulk2_query_pages_every_seeded_contact(
+    sf: Salesforce, sf_client_env: RunningEmulator
+) -> None:
+    total = sf_client_env.org.count("Contact")
+    pages = list(
+        sf.bulk2.Contact.query("SELECT Id, Email FROM Contact", max_records=2500, wait=0.1)
+    )
+    ids = [row["Id"] for page in pages for row in csv.DictReader(io.StringIO(page))]
+    assert len(pages) == -(-total // 2500)
+    assert len(ids) == len(set(ids)) == total

@@ -21,6 +21,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import AdminResources
+from .bulk_ingest import IngestResources
+from .bulk_query import BulkQueryResources
 from .faults import Call
 from .gate import MAX_VERSION, MIN_VERSION, ApiRequest, Gate, json_response
 from .oauth import AuthService
@@ -29,6 +31,7 @@ from .records import RecordWriter
 from .rest_composite import CompositeResources
 from .rest_query import QueryResources
 from .rest_sobjects import SObjectResources
+from .tooling import ToolingResources
 
 _SEASONS = ("Summer", "Winter", "Spring")
 
@@ -100,6 +103,9 @@ def create_app(org: Org, auth: AuthService, instance_url: Callable[[], str]) -> 
     queries = QueryResources(org)
     composite = CompositeResources(org, writer)
     admin = AdminResources(org, auth)
+    ingest = IngestResources(org, writer)
+    bulk_queries = BulkQueryResources(org, queries.engine)
+    tooling = ToolingResources(org)
     base = "/services/data/v{version}"
 
     def resources(api: ApiRequest) -> Any:
@@ -108,11 +114,20 @@ def create_app(org: Org, auth: AuthService, instance_url: Callable[[], str]) -> 
         return {name: f"{prefix}/{name}" for name in names}
 
     def limits(api: ApiRequest) -> Any:
-        limit = org.faults.settings.daily_api_limit
+        faults = org.faults
+        settings = faults.settings
+
+        def allocation(limit: int, used: int) -> dict[str, int]:
+            return {"Max": limit, "Remaining": max(0, limit - used)}
+
         return {
-            "DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - org.faults.api_used)},
-            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+            "DailyApiRequests": allocation(settings.daily_api_limit, faults.api_used),
+            "DailyBulkApiBatches": allocation(
+                settings.daily_bulk_batch_limit, faults.bulk_batches_used
+            ),
+            "DailyBulkV2QueryJobs": allocation(
+                settings.daily_bulk_query_job_limit, faults.bulk_query_jobs_used
+            ),
             "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
             "DataStorageMB": {"Max": 5120, "Remaining": 5120},
             "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
@@ -130,6 +145,7 @@ def create_app(org: Org, auth: AuthService, instance_url: Callable[[], str]) -> 
         Route(base + "/limits/", gate.wrap(limits), methods=["GET"]),
     ]
     api_routes = sobjects.routes(gate) + queries.routes(gate) + composite.routes(gate)
+    api_routes += ingest.routes(gate) + bulk_queries.routes(gate) + tooling.routes(gate)
     routes += api_routes
     routes += auth.routes(instance_url)
     routes += admin.routes()

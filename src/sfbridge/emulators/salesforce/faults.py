@@ -67,6 +67,9 @@ class FaultSettings:
     latency_ms: float = 0.0
     daily_api_limit: int = 15000
     session_lifetime_seconds: float | None = None
+    # Bulk API allocations per 24 hours ("Bulk API and Bulk API 2.0 Limits and Allocations").
+    daily_bulk_batch_limit: int = 15000
+    daily_bulk_query_job_limit: int = 10000
 
 
 class Faults:
@@ -77,6 +80,8 @@ class Faults:
         self._random = random.Random(seed)
         self.settings = FaultSettings()
         self.api_used = 0
+        self.bulk_batches_used = 0
+        self.bulk_query_jobs_used = 0
         self.calls: list[Call] = []
 
     def add_rule(self, rule: FaultRule) -> None:
@@ -117,6 +122,22 @@ class Faults:
             self.api_used += 1
             return True
 
+    def spend_bulk_batch(self) -> bool:
+        """Count one Bulk API batch (10,000 ingested records); False once the allocation is used."""
+        with self._lock:
+            if self.bulk_batches_used >= self.settings.daily_bulk_batch_limit:
+                return False
+            self.bulk_batches_used += 1
+            return True
+
+    def spend_bulk_query_job(self) -> bool:
+        """Count one Bulk API 2.0 query job; False once the daily allocation is used."""
+        with self._lock:
+            if self.bulk_query_jobs_used >= self.settings.daily_bulk_query_job_limit:
+                return False
+            self.bulk_query_jobs_used += 1
+            return True
+
     def usage_header(self) -> str:
         """The ``Sforce-Limit-Info`` value: ``api-usage=N/M`` (the form tap-salesforce parses)."""
         return f"api-usage={self.api_used}/{self.settings.daily_api_limit}"
@@ -148,5 +169,9 @@ class Faults:
                 "daily_api_limit": self.settings.daily_api_limit,
                 "api_used": self.api_used,
                 "session_lifetime_seconds": self.settings.session_lifetime_seconds,
+                "daily_bulk_batch_limit": self.settings.daily_bulk_batch_limit,
+                "bulk_batches_used": self.bulk_batches_used,
+                "daily_bulk_query_job_limit": self.settings.daily_bulk_query_job_limit,
+                "bulk_query_jobs_used": self.bulk_query_jobs_used,
                 "calls": len(self.calls),
             }
