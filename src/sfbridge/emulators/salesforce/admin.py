@@ -62,7 +62,8 @@ class AdminResources:
         return json_response(faults.snapshot())
 
     async def settings(self, request: Request) -> Response:
-        """PUT ``latencyMs``, ``dailyApiRequests``, ``apiUsed``, ``sessionLifetimeSeconds``."""
+        """PUT ``latencyMs``, ``dailyApiRequests``, ``apiUsed``, ``sessionLifetimeSeconds``,
+        ``dailyBulkBatches``, ``dailyBulkQueryJobs``."""
         faults = self.org.faults
         try:
             body = await self._body(request)
@@ -72,6 +73,10 @@ class AdminResources:
                 faults.settings.daily_api_limit = int(body["dailyApiRequests"])
             if "apiUsed" in body:
                 faults.api_used = int(body["apiUsed"])
+            if "dailyBulkBatches" in body:
+                faults.settings.daily_bulk_batch_limit = int(body["dailyBulkBatches"])
+            if "dailyBulkQueryJobs" in body:
+                faults.settings.daily_bulk_query_job_limit = int(body["dailyBulkQueryJobs"])
             if "sessionLifetimeSeconds" in body:
                 value = body["sessionLifetimeSeconds"]
                 faults.settings.session_lifetime_seconds = None if value is None else float(value)

@@ -92,7 +92,8 @@ class RecordWriter:
             derive(obj, row)
             self._check_required(obj, row)
             self._check_unique(obj, row, current["Id"])
-            self._write_row(obj, row)
+            changes = {k: v for k, v in row.items() if current.get(k) != v}
+            self._write_row(obj, changes, current["Id"])
 
     def upsert(
         self,
@@ -356,12 +357,13 @@ class RecordWriter:
                 number = self.store.reserve(f"{obj.name}.{definition.name}", 1)
                 row[definition.name] = f"{number:08d}"
 
-    def _write_row(self, obj: ObjectDef, row: dict[str, Any]) -> None:
-        columns = [k for k in row if k != "Id" and (obj.field(k) is not None or k == DELETED_DATE)]
+    def _write_row(self, obj: ObjectDef, changes: dict[str, Any], record_id: str) -> None:
+        """Write only the columns that changed (the stamps always do)."""
+        columns = [k for k in changes if k != "Id" and obj.field(k) is not None]
         assignments = ", ".join(f"{quote_name(c)} = ?" for c in columns)
         self.store.execute(
             f'UPDATE {quote_name(obj.name)} SET {assignments} WHERE "Id" = ?',
-            [*(row[c] for c in columns), row["Id"]],
+            [*(changes[c] for c in columns), record_id],
         )
 
     def _recycle(self, obj: ObjectDef, record_id: str, user: UserInfo) -> None:

@@ -124,6 +124,8 @@ class ObjectDef:
     describe: dict[str, Any]
     fields: dict[str, FieldDef] = field(default_factory=dict)
     required_on_create: list[str] = field(default_factory=list)
+    # Every write walks the stored fields; they change only when a field is added.
+    _stored: list[FieldDef] | None = field(default=None, repr=False, compare=False)
 
     def field(self, name: str) -> FieldDef | None:
         """The field called ``name`` (case-insensitive), or None."""
@@ -140,7 +142,9 @@ class ObjectDef:
 
     def stored_fields(self) -> list[FieldDef]:
         """Fields that have a column: everything except compound fields."""
-        return [f for f in self.fields.values() if not f.is_compound]
+        if self._stored is None:
+            self._stored = [f for f in self.fields.values() if not f.is_compound]
+        return self._stored
 
     def components_of(self, compound: FieldDef) -> list[FieldDef]:
         """The component fields of a compound (address/location) field."""
@@ -149,7 +153,9 @@ class ObjectDef:
         ]
 
     def add_field(self, definition: FieldDef) -> None:
+        """Add (or replace) a field."""
         self.fields[definition.name.lower()] = definition
+        self._stored = None
 
 
 def field_describe(

@@ -162,6 +162,8 @@ def _server(running: RunningEmulator) -> uvicorn.Server:
         ssl_certfile=str(running.tls.cert_file) if running.tls else None,
         ssl_keyfile=str(running.tls.key_file) if running.tls else None,
         timeout_keep_alive=30,
+        # Stopping must not wait for clients that keep idle connections open.
+        timeout_graceful_shutdown=1,
         access_log=False,
     )
     return uvicorn.Server(config)
