@@ -17,17 +17,42 @@ from typer.testing import CliRunner
 
 from sfbridge.cli.main import app
 
-BANNER_KEYS = {"instance_url", "login_url", "sandbox_login_url", "ca_bundle", "client_id",
-               "client_secret", "username", "password", "refresh_token"}
+BANNER_KEYS = {
+    "instance_url",
+    "login_url",
+    "sandbox_login_url",
+    "ca_bundle",
+    "client_id",
+    "client_secret",
+    "username",
+    "password",
+    "refresh_token",
+}
 
 
 @contextmanager
 def emulator_process(data_dir: Path, *extra: str) -> Iterator[dict[str, str]]:
     """Run the command, read its one-line JSON banner, stop it with Ctrl-C at the end."""
-    command = [sys.executable, "-m", "sfbridge.cli", "emulate", "salesforce", "--port", "0",
-               "--json", "--data-dir", str(data_dir), *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "sfbridge.cli",
+        "emulate",
+        "salesforce",
+        "--port",
+        "0",
+        "--json",
+        "--data-dir",
+        str(data_dir),
+        *extra,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -46,9 +71,15 @@ def _trust(banner: dict[str, str]) -> ssl.SSLContext:
 
 
 def _token(client: httpx.Client, banner: dict[str, str]) -> str:
-    response = client.post(f"{banner['login_url']}/services/oauth2/token", data={
-        "grant_type": "refresh_token", "refresh_token": banner["refresh_token"],
-        "client_id": banner["client_id"], "client_secret": banner["client_secret"]})
+    response = client.post(
+        f"{banner['login_url']}/services/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": banner["refresh_token"],
+            "client_id": banner["client_id"],
+            "client_secret": banner["client_secret"],
+        },
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
@@ -68,14 +99,16 @@ def test_a_bad_seed_size_is_refused_with_the_choices() -> None:
 
 def test_banner_serves_https_and_the_org_survives_a_restart(tmp_path: Path) -> None:
     with emulator_process(tmp_path, "--seed", "tiny") as banner:
-        assert BANNER_KEYS <= set(banner)
+        assert set(banner) >= BANNER_KEYS
         assert banner["instance_url"].startswith("https://127.0.0.1:")
         with httpx.Client(verify=_trust(banner), timeout=30) as client:
             versions = client.get(f"{banner['instance_url']}/services/data/").json()
             assert versions[-1]["version"] == "66.0"
             client.headers["Authorization"] = f"Bearer {_token(client, banner)}"
-            created = client.post(f"{banner['instance_url']}/services/data/v62.0/sobjects/Account",
-                                  json={"Name": "Persistent Co"}).json()
+            created = client.post(
+                f"{banner['instance_url']}/services/data/v62.0/sobjects/Account",
+                json={"Name": "Persistent Co"},
+            ).json()
         first_ca = Path(banner["ca_bundle"]).read_bytes()
 
     with emulator_process(tmp_path) as banner:

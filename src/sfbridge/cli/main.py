@@ -6,6 +6,8 @@ import typer
 
 from sfbridge import __version__
 
+from .connect import connect_app
+from .connections import connections_app
 from .emulate import emulate_app
 
 app = typer.Typer(
@@ -15,6 +17,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(emulate_app, name="emulate")
+app.add_typer(connect_app, name="connect")
+app.add_typer(connections_app, name="connections")
 
 
 @app.command()

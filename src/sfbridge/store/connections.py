@@ -97,6 +97,11 @@ class ConnectionRecord(BaseModel):
     org_id: str | None = Field(default=None, description="18-character Organization id.")
     user_id: str | None = Field(default=None, description="18-character id of the connected user.")
     api_version: str | None = Field(default=None, description="Salesforce API version, e.g. 62.0.")
+    ca_bundle: str | None = Field(
+        default=None,
+        description="PEM file of CAs to trust for this org (a local emulator or a TLS proxy); "
+        "the system's CAs when unset.",
+    )
     budget_share: float = Field(
         default=0.2,
         gt=0,

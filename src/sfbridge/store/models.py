@@ -76,6 +76,7 @@ class ConnectionRow(Base):
     org_id: Mapped[str | None] = mapped_column(String(18))
     user_id: Mapped[str | None] = mapped_column(String(18))
     api_version: Mapped[str | None] = mapped_column(String(16))
+    ca_bundle: Mapped[str | None] = mapped_column(String(1024))
     # Spelled out: SQLAlchemy 2.1 maps a bare float to Double, 2.0 to Float.
     budget_share: Mapped[float] = mapped_column(Float())
     secrets_encrypted: Mapped[str] = mapped_column(Text)

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.String(length=18), nullable=True),
         sa.Column("user_id", sa.String(length=18), nullable=True),
         sa.Column("api_version", sa.String(length=16), nullable=True),
+        sa.Column("ca_bundle", sa.String(length=1024), nullable=True),
         sa.Column("budget_share", sa.Float(), nullable=False),
         sa.Column("secrets_encrypted", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

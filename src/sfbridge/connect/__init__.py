@@ -1,0 +1,1 @@
+"""Connecting sfbridge to the systems it bridges, and checking what a connection can reach."""
