@@ -27,7 +27,10 @@ INJECTABLE_ERRORS: dict[str, tuple[int, str]] = {
     ),
     "QUERY_TIMEOUT": (400, "Your query request was running for too long."),
     "INVALID_SESSION_ID": (401, "Session expired or invalid"),
+    # What a gateway in front of an org answers under load; clients must honour Retry-After.
+    "TOO_MANY_REQUESTS": (429, "Too many requests: slow down and retry after Retry-After seconds"),
 }
+RETRY_AFTER_SECONDS = 1
 
 
 @dataclass

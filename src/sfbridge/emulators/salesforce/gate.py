@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .api_errors import ApiError, json_parser_error, not_found
-from .faults import INJECTABLE_ERRORS, Call
+from .faults import INJECTABLE_ERRORS, RETRY_AFTER_SECONDS, Call
 from .identity import bearer_token
 from .oauth import AuthService, Session
 from .org import Org
@@ -125,6 +125,8 @@ class Gate:
                 response = result if isinstance(result, Response) else json_response(result)
             except ApiError as error:
                 response = error_response(error)
+                if error.status == 429:
+                    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             response.headers["Sforce-Limit-Info"] = faults.usage_header()
             request.scope["sfbridge.logged"] = True
             faults.record(
