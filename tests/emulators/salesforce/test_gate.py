@@ -19,12 +19,14 @@ def test_injected_errors_have_real_statuses(api: Api, org: Org) -> None:
         ("REQUEST_LIMIT_EXCEEDED", 403),
         ("UNKNOWN_EXCEPTION", 500),
         ("QUERY_TIMEOUT", 400),
+        ("TOO_MANY_REQUESTS", 429),
     ]:
         org.faults.clear()
         org.faults.add_rule(FaultRule(code, rate=1.0))
         response = api.get("/limits")
         assert response.status_code == status
         assert response.json()[0]["errorCode"] == code
+        assert ("Retry-After" in response.headers) == (status == 429)
 
 
 def test_fault_rate_applies_to_a_share_of_calls(api: Api, org: Org) -> None:
