@@ -6,8 +6,6 @@ the ``org_server`` fixture puts its faults and limits back after each test.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sfbridge.emulators.salesforce.login_robot import complete_login
 from sfbridge.emulators.salesforce.seed import seed_org
 from sfbridge.emulators.salesforce.server import RunningEmulator, start_emulator
 from sfbridge.salesforce import (
@@ -116,28 +115,19 @@ def api_calls(running: RunningEmulator) -> int:
 
 
 def complete_login_form(running: RunningEmulator, *, allow: bool = True) -> Callable[[str], str]:
-    """A stand-in browser: fills in the emulator's login page and follows the redirect.
-
-    Returns the function to pass as ``open_browser``; it returns the page the
-    redirect target (the loopback listener) answered.
-    """
+    """A stand-in browser for ``open_browser``: logs in on the emulator's page, follows the
+    redirect, and returns the page the loopback listener answered."""
 
     def open_browser(url: str) -> str:
-        with httpx.Client(verify=HttpOptions(verify=tls_bundle(running)).ssl_context()) as http:
-            page = http.get(url)
-            assert page.status_code == 200, page.text
-            hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
-            form = {name: html.unescape(value) for name, value in hidden}
-            action = re.search(r'<form method="post" action="([^"]+)"', page.text)
-            assert action is not None
-            form.update(
-                username=running.credentials.username,
-                password=running.credentials.password,
-                action="allow" if allow else "deny",
-            )
-            target = str(page.url.join(action.group(1)))
-            answer = http.post(target, data=form, follow_redirects=True)
-            return answer.text
+        creds = running.credentials
+        answer = complete_login(
+            url,
+            username=creds.username,
+            password=creds.password,
+            verify=running.trust(),
+            allow=allow,
+        )
+        return answer.text
 
     return open_browser
 

@@ -63,26 +63,24 @@ class CallLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        async def log_then_send(message: Message) -> None:
+            # Logged before the answer leaves, so a client that counts calls right
+            # after its request returns never misses this one.
+            if message["type"] == "http.response.start" and not scope.get("sfbridge.logged"):
+                self.org.faults.record(
+                    Call(
+                        method=scope["method"],
+                        path=scope["path"],
+                        status=message["status"],
+                        at=datetime.now(UTC).isoformat(),
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        counted=False,
+                    )
+                )
             await send(message)
 
-        await self.app(scope, receive, capture)
-        if not scope.get("sfbridge.logged"):
-            self.org.faults.record(
-                Call(
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    at=datetime.now(UTC).isoformat(),
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    counted=False,
-                )
-            )
+        await self.app(scope, receive, log_then_send)
 
 
 @dataclass
