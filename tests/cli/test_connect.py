@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,63 @@ def test_upgrade_moves_a_legacy_connection_to_the_web_server_flow(
     assert after["auth_flow"] == "web_server_pkce" and after["is_legacy"] is False
     code, output = run("connections", "test", "crm", "--json")
     assert code == 0 and json.loads(output)["ok"] is True
+
+
+# Salesforce's token shapes: access tokens "00D<org>!<random>", refresh tokens "5Aep861...".
+TOKEN_SHAPES = re.compile(rb"00D\w{12,15}![\w.]{20,}|5Aep861[\w.]{20,}")
+
+
+def test_no_token_reaches_the_logs_or_the_state_files(
+    sf_server: RunningEmulator, home: Path
+) -> None:
+    creds = sf_server.credentials
+    command = [
+        sys.executable,
+        "-m",
+        "sfbridge.cli",
+        "--log-level",
+        "DEBUG",
+        *connect_args(
+            sf_server,
+            "logged",
+            "--flow",
+            "password",
+            "--username",
+            creds.username,
+            "--password",
+            creds.password,
+            "--client-secret",
+            creds.client_secret,
+        ),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"DEBUG" in done.stderr
+    test = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sfbridge.cli",
+            "--log-level",
+            "DEBUG",
+            "connections",
+            "test",
+            "logged",
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    assert test.returncode == 0, test.stderr.decode()
+    for output in (done.stdout, done.stderr, test.stdout, test.stderr):
+        assert not TOKEN_SHAPES.search(output)
+        assert creds.client_secret.encode() not in output
+        assert creds.password.encode() not in output
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name == "state.sqlite" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        assert not TOKEN_SHAPES.search(data), path
+        assert creds.client_secret.encode() not in data, path
+        assert creds.password.encode() not in data, path
