@@ -4,7 +4,8 @@ The client's public names are exported here; the modules hold the details:
 ``auth`` (OAuth grants, the token session), ``auth_browser`` (web server
 flow), ``http`` (request loop, drivers), ``retry`` (the error-to-action
 table), ``limits`` (API usage and budgets), ``rest``, ``describe``,
-``composite`` and ``client`` (the facades).
+``composite``, ``bulk2`` (with ``bulk2_query``, ``bulk2_ingest`` and
+``bulk2_csv``: Bulk API 2.0 jobs), ``tooling`` and ``client`` (the facades).
 """
 
 from .auth import (
@@ -27,6 +28,9 @@ from .auth_browser import (
     authorization_request,
     authorize_in_browser,
 )
+from .bulk2 import JobPolling
+from .bulk2_ingest import BulkIngestResult, IngestOperation
+from .bulk2_query import AsyncBulkQueryResult, BulkQueryPage, BulkQueryResult
 from .client import AsyncSalesforceClient, SalesforceClient
 from .composite import RecordResult, Subrequest, SubrequestResult
 from .describe import FieldDescribe, ObjectDescribe, PicklistValue, SObjectSummary
@@ -56,12 +60,16 @@ __all__ = [
     "Action",
     "ApiBudget",
     "ApiUsage",
+    "AsyncBulkQueryResult",
     "AsyncSalesforceClient",
     "AuthenticationError",
     "AuthorizationCodeGrant",
     "AuthorizationRequest",
     "BudgetExhausted",
     "BudgetStatus",
+    "BulkIngestResult",
+    "BulkQueryPage",
+    "BulkQueryResult",
     "CallbackResult",
     "ClientCredentialsGrant",
     "DeletedRecord",
@@ -69,6 +77,8 @@ __all__ = [
     "FieldDescribe",
     "Grant",
     "HttpOptions",
+    "IngestOperation",
+    "JobPolling",
     "JwtBearerGrant",
     "Limit",
     "LoopbackListener",

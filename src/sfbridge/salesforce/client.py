@@ -1,10 +1,11 @@
 """``SalesforceClient`` and ``AsyncSalesforceClient``: one org, every REST resource sfbridge uses.
 
 Both facades run the same flows (``rest.py``, ``describe.py``,
-``composite.py``) with their driver (``http.py``); they differ only in
-``await``. A client belongs to one connection: its ``OAuthSession`` (which
-clients of the same connection may share), its describe cache, its API
-call count and optional ``ApiBudget``.
+``composite.py``, ``bulk2_query.py``, ``bulk2_ingest.py``, ``tooling.py``)
+with their driver (``http.py``); they differ only in ``await``. A client
+belongs to one connection: its ``OAuthSession`` (which clients of the same
+connection may share), its describe cache, its API call count and optional
+``ApiBudget``.
 
 ::
 
@@ -19,12 +20,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from .auth import OAuthSession, Tokens
+from .bulk2 import DEFAULT_POLLING, JobClient, JobPolling
+from .bulk2_ingest import DEFAULT_JOB_ROWS, BulkIngestApi, BulkIngestResult, IngestOperation
+from .bulk2_query import (
+    DEFAULT_PAGE_SIZE,
+    AsyncBulkQueryResult,
+    BulkQueryApi,
+    BulkQueryResult,
+)
 from .composite import CompositeApi, RecordResult, Subrequest, SubrequestResult
 from .describe import DescribeApi, ObjectDescribe, SObjectSummary
 from .http import (
@@ -41,6 +58,7 @@ from .http import (
 from .limits import ApiBudget, ApiMeter, ApiUsage, Limit
 from .rest import DeletedRecords, QueryPage, Record, RestApi, UpdatedRecords, UpsertResult
 from .retry import RetryPolicy
+from .tooling import ToolingApi
 
 T = TypeVar("T")
 Fields = Mapping[str, Any]
@@ -64,6 +82,10 @@ class _ClientBase:
         self._rest = RestApi(caller)
         self._describe = DescribeApi(caller)
         self._composite = CompositeApi(caller)
+        jobs = JobClient(caller)
+        self._bulk_query = BulkQueryApi(jobs, self._describe)
+        self._bulk_ingest = BulkIngestApi(jobs)
+        self._tooling = ToolingApi(caller, self._describe)
 
     def __repr__(self) -> str:
         return (
@@ -278,6 +300,126 @@ class SalesforceClient(_ClientBase):
         """The org's limits (``DailyApiRequests``, ``DailyBulkV2QueryJobs``...)."""
         return self._run(self._rest.limits())
 
+    # -- Bulk API 2.0 --------------------------------------------------------------
+
+    def bulk_query(
+        self,
+        soql: str,
+        *,
+        all_rows: bool = False,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        polling: JobPolling = DEFAULT_POLLING,
+    ) -> BulkQueryResult:
+        """Run ``soql`` as a Bulk API 2.0 query job; its records are read lazily, page by page.
+
+        Returns once the job has run (a Failed job raises its error).
+        ``all_rows`` adds deleted and archived rows (``queryAll``);
+        ``page_size`` is the most records one results page holds.
+        """
+        info = self._run(
+            self._bulk_query.start(soql, all_rows=all_rows, page_size=page_size, polling=polling)
+        )
+        return BulkQueryResult(self._bulk_query, self._run, info, page_size=page_size)
+
+    def bulk_query_resume(
+        self,
+        job_id: str,
+        locator: str | None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        polling: JobPolling = DEFAULT_POLLING,
+    ) -> BulkQueryResult:
+        """Go on reading a query job from a saved ``locator`` (None: from its first page)."""
+        info = self._run(self._bulk_query.resume(job_id, page_size=page_size, polling=polling))
+        return BulkQueryResult(
+            self._bulk_query, self._run, info, page_size=page_size, locator=locator
+        )
+
+    def bulk_ingest(
+        self,
+        object_name: str,
+        operation: IngestOperation | str,
+        records: Iterable[Fields],
+        *,
+        external_id_field: str | None = None,
+        job_rows: int = DEFAULT_JOB_ROWS,
+        polling: JobPolling = DEFAULT_POLLING,
+    ) -> BulkIngestResult:
+        """Insert, update, upsert, delete or hardDelete records with Bulk API 2.0 jobs.
+
+        One ``RecordResult`` per input record, in input order (see
+        ``bulk2_ingest``). ``None`` sets a field to null, a missing key leaves
+        it unchanged; ``Account.Ext__c`` keys set lookups by external id.
+        ``job_rows`` caps the rows of one job.
+        """
+        flow = self._bulk_ingest.ingest(
+            object_name,
+            operation,
+            records,
+            external_id_field=external_id_field,
+            job_rows=job_rows,
+            polling=polling,
+        )
+        return self._run(flow)
+
+    # -- Tooling API ---------------------------------------------------------------
+
+    def tooling_query(self, soql: str) -> list[Record]:
+        """Every record of a Tooling API query (``CustomField``, ``CustomObject``...)."""
+        return self._run(self._tooling.query(soql))
+
+    def create_custom_field(
+        self,
+        object_name: str,
+        field_name: str,
+        type: str,
+        *,
+        label: str,
+        length: int | None = None,
+        precision: int | None = None,
+        scale: int | None = None,
+        external_id: bool = False,
+        unique: bool = False,
+        required: bool = False,
+        reference_to: str | None = None,
+        relationship_name: str | None = None,
+        picklist_values: Sequence[str] | None = None,
+        exists_ok: bool = False,
+    ) -> str:
+        """Create a custom field (``type`` as in Metadata: Text, Number, Lookup...); its id.
+
+        An existing field raises a ConfigError, unless ``exists_ok`` returns
+        its id (its definition is not compared). The object's cached
+        describe is dropped, so the next describe shows the field.
+        """
+        return self._run(
+            self._tooling.create_custom_field(
+                object_name,
+                field_name,
+                type,
+                label=label,
+                length=length,
+                precision=precision,
+                scale=scale,
+                external_id=external_id,
+                unique=unique,
+                required=required,
+                reference_to=reference_to,
+                relationship_name=relationship_name,
+                picklist_values=picklist_values,
+                exists_ok=exists_ok,
+            )
+        )
+
+    def create_custom_object(
+        self, name: str, *, label: str, plural_label: str, exists_ok: bool = False
+    ) -> str:
+        """Create a custom object (``Subscription__c``) with a text Name field; its id."""
+        flow = self._tooling.create_custom_object(
+            name, label=label, plural_label=plural_label, exists_ok=exists_ok
+        )
+        return self._run(flow)
+
 
 class AsyncSalesforceClient(_ClientBase):
     """The asyncio twin of ``SalesforceClient``: same arguments, same methods, awaited."""
@@ -438,3 +580,105 @@ class AsyncSalesforceClient(_ClientBase):
     async def limits(self) -> dict[str, Limit]:
         """The org's limits."""
         return await self._run(self._rest.limits())
+
+    async def bulk_query(
+        self,
+        soql: str,
+        *,
+        all_rows: bool = False,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        polling: JobPolling = DEFAULT_POLLING,
+    ) -> AsyncBulkQueryResult:
+        """Run ``soql`` as a Bulk API 2.0 query job; ``async for`` over its records."""
+        info = await self._run(
+            self._bulk_query.start(soql, all_rows=all_rows, page_size=page_size, polling=polling)
+        )
+        return AsyncBulkQueryResult(self._bulk_query, self._run, info, page_size=page_size)
+
+    async def bulk_query_resume(
+        self,
+        job_id: str,
+        locator: str | None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        polling: JobPolling = DEFAULT_POLLING,
+    ) -> AsyncBulkQueryResult:
+        """Go on reading a query job from a saved ``locator``."""
+        info = await self._run(
+            self._bulk_query.resume(job_id, page_size=page_size, polling=polling)
+        )
+        return AsyncBulkQueryResult(
+            self._bulk_query, self._run, info, page_size=page_size, locator=locator
+        )
+
+    async def bulk_ingest(
+        self,
+        object_name: str,
+        operation: IngestOperation | str,
+        records: Iterable[Fields],
+        *,
+        external_id_field: str | None = None,
+        job_rows: int = DEFAULT_JOB_ROWS,
+        polling: JobPolling = DEFAULT_POLLING,
+    ) -> BulkIngestResult:
+        """Write records with Bulk API 2.0 jobs; one result per input record."""
+        flow = self._bulk_ingest.ingest(
+            object_name,
+            operation,
+            records,
+            external_id_field=external_id_field,
+            job_rows=job_rows,
+            polling=polling,
+        )
+        return await self._run(flow)
+
+    async def tooling_query(self, soql: str) -> list[Record]:
+        """Every record of a Tooling API query."""
+        return await self._run(self._tooling.query(soql))
+
+    async def create_custom_field(
+        self,
+        object_name: str,
+        field_name: str,
+        type: str,
+        *,
+        label: str,
+        length: int | None = None,
+        precision: int | None = None,
+        scale: int | None = None,
+        external_id: bool = False,
+        unique: bool = False,
+        required: bool = False,
+        reference_to: str | None = None,
+        relationship_name: str | None = None,
+        picklist_values: Sequence[str] | None = None,
+        exists_ok: bool = False,
+    ) -> str:
+        """Create a custom field; its id."""
+        return await self._run(
+            self._tooling.create_custom_field(
+                object_name,
+                field_name,
+                type,
+                label=label,
+                length=length,
+                precision=precision,
+                scale=scale,
+                external_id=external_id,
+                unique=unique,
+                required=required,
+                reference_to=reference_to,
+                relationship_name=relationship_name,
+                picklist_values=picklist_values,
+                exists_ok=exists_ok,
+            )
+        )
+
+    async def create_custom_object(
+        self, name: str, *, label: str, plural_label: str, exists_ok: bool = False
+    ) -> str:
+        """Create a custom object with a text Name field; its id."""
+        flow = self._tooling.create_custom_object(
+            name, label=label, plural_label=plural_label, exists_ok=exists_ok
+        )
+        return await self._run(flow)

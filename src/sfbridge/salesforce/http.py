@@ -48,6 +48,8 @@ class Send:
     json: Any = None
     data: Mapping[str, str] | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    content: bytes | None = field(default=None, repr=False)
+    """A raw body (a Bulk API 2.0 CSV upload), sent as it is."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,8 @@ class ApiCall:
     headers: Mapping[str, str] | None = None
     object_name: str | None = None
     """The sObject the call is about, for error messages."""
+    content: bytes | None = None
+    """A raw body instead of ``json`` (a Bulk API 2.0 CSV upload)."""
 
     def __post_init__(self) -> None:
         # Paths such as nextRecordsUrl come from answers: a token must never go elsewhere.
@@ -296,6 +300,7 @@ class ApiCaller:
                     params=call.params,
                     json=call.json,
                     headers=headers,
+                    content=call.content,
                 )
                 if not isinstance(outcome, httpx.Response):
                     assert outcome is not None
@@ -387,6 +392,7 @@ def _build(client: httpx.Client | httpx.AsyncClient, step: Send) -> httpx.Reques
         params=step.params,
         json=step.json,
         data=step.data,
+        content=step.content,
         headers={"Accept": "application/json", **step.headers},
     )
 
