@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sfbridge.emulators.salesforce.process import emulator_process
 from sfbridge.salesforce import ClientCredentialsGrant, OAuthSession, SalesforceClient
 from sfbridge.salesforce.http import HttpOptions
 
@@ -71,28 +71,6 @@ def phase(name: str, banner: dict[str, str], size: int) -> dict[str, Any]:
         }
 
 
-def _start_emulator(contacts: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    data_dir = tempfile.mkdtemp(prefix="sfbridge-bench-client-")
-    command = [
-        sys.executable,
-        "-m",
-        "sfbridge.cli",
-        "emulate",
-        "salesforce",
-        "--port",
-        "0",
-        "--json",
-        "--data-dir",
-        data_dir,
-        "--seed",
-        str(contacts),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    banner = json.loads(process.stdout.readline())
-    return process, banner
-
-
 def _prepare(banner: dict[str, str]) -> None:
     """The external id field the upserts match on."""
     with _client(banner) as sf:
@@ -120,11 +98,11 @@ def main() -> None:
         return
 
     started = time.perf_counter()
-    process, banner = _start_emulator(args.contacts)
-    seeded = time.perf_counter() - started
-    print(f"emulator seeded with {args.contacts:,} contacts in {seeded:.0f} s")
     results: dict[str, Any] = {"contacts": args.contacts, "upserts": args.upserts}
-    try:
+    data_dir = Path(tempfile.mkdtemp(prefix="sfbridge-bench-client-"))
+    with emulator_process(data_dir, "--seed", str(args.contacts)) as banner:
+        seeded = time.perf_counter() - started
+        print(f"emulator seeded with {args.contacts:,} contacts in {seeded:.0f} s")
         _prepare(banner)
         for name in ("bulk_query", "rest_query", "bulk_upsert", "collections_upsert"):
             child = subprocess.run(
@@ -145,9 +123,6 @@ def main() -> None:
             )
             results[name] = json.loads(child.stdout.strip().splitlines()[-1])
             print(f"{name}: {results[name]}")
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

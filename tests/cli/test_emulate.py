@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import ssl
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from typer.testing import CliRunner
 
 from sfbridge.cli.main import app
+from sfbridge.emulators.salesforce.process import emulator_process
 
 BANNER_KEYS = {
     "instance_url",
@@ -28,42 +22,6 @@ BANNER_KEYS = {
     "password",
     "refresh_token",
 }
-
-
-@contextmanager
-def emulator_process(data_dir: Path, *extra: str) -> Iterator[dict[str, str]]:
-    """Run the command, read its one-line JSON banner, stop it with Ctrl-C at the end."""
-    command = [
-        sys.executable,
-        "-m",
-        "sfbridge.cli",
-        "emulate",
-        "salesforce",
-        "--port",
-        "0",
-        "--json",
-        "--data-dir",
-        str(data_dir),
-        *extra,
-    ]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line, process.stderr.read() if process.stderr else "no banner"
-        yield json.loads(line)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _trust(banner: dict[str, str]) -> ssl.SSLContext:

@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api_errors import ApiError, json_parser_error
+from .api_errors import ApiError
 from .bulk_csv import CsvDataError, CsvFormat, read_csv, write_csv
 from .bulk_ingest_rows import HeaderError, RowWriter, error_text, plan_columns
-from .bulk_jobs import RUNNING, BulkJob, JobBoard, JobState, invalid_state
+from .bulk_jobs import RUNNING, BulkJob, JobBoard, JobState, invalid_state, job_request
 from .gate import ApiRequest, Gate
 from .org import Org
 from .records import RecordWriter
@@ -99,14 +99,8 @@ class IngestResources:
         """``GET`` lists the jobs, ``POST`` creates one."""
         if api.request.method == "GET":
             return self.board.listing()
-        body = api.json()
-        if not isinstance(body, dict):
-            raise json_parser_error("The request body must be a JSON object describing the job.")
-        operation = body.get("operation")
-        if operation not in OPERATIONS:
-            raise json_parser_error(
-                f"Cannot deserialize value {operation!r} for operation: no such enum value"
-            )
+        body = job_request(api.json(), OPERATIONS)
+        operation = body["operation"]
         name = str(body.get("object") or "")
         obj = self.org.schema.object(name)
         if obj is None:

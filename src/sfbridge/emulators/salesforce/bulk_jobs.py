@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sfbridge.salesforce.ids import is_valid_id, make_id, to_18
 
-from .api_errors import ApiError, not_found
+from .api_errors import ApiError, json_parser_error, not_found
 from .bulk_csv import CsvFormat
 from .codec import datetime_to_json
 from .org import Org, UserInfo
@@ -187,3 +187,15 @@ class JobBoard(Generic[JobT]):
                 job.processing_ms = int((time.perf_counter() - started) * 1000)
 
         threading.Thread(target=run, name=f"bulk-job-{job.id}", daemon=True).start()
+
+
+def job_request(body: Any, operations: Collection[str]) -> dict[str, Any]:
+    """The JSON body of a job-creation request, with its ``operation`` checked."""
+    if not isinstance(body, dict):
+        raise json_parser_error("The request body must be a JSON object describing the job.")
+    operation = body.get("operation")
+    if operation not in operations:
+        raise json_parser_error(
+            f"Cannot deserialize value {operation!r} for operation: no such enum value"
+        )
+    return body

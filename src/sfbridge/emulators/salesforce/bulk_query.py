@@ -35,9 +35,9 @@ from starlette.routing import Route
 
 from sfbridge.salesforce.soql_parser import Aggregate, FieldPath, SoqlError, parse_soql
 
-from .api_errors import ApiError, json_parser_error
+from .api_errors import ApiError
 from .bulk_csv import CsvFormat, write_csv
-from .bulk_jobs import RUNNING, BulkJob, JobBoard, JobState, invalid_state
+from .bulk_jobs import RUNNING, BulkJob, JobBoard, JobState, invalid_state, job_request
 from .gate import ApiRequest, Gate
 from .org import Org, UserInfo
 from .rest_query import user_zone
@@ -108,14 +108,8 @@ class BulkQueryResources:
         """``GET`` lists the jobs, ``POST`` creates one."""
         if api.request.method == "GET":
             return self.board.listing()
-        body = api.json()
-        if not isinstance(body, dict):
-            raise json_parser_error("The request body must be a JSON object describing the job.")
-        operation = body.get("operation")
-        if operation not in OPERATIONS:
-            raise json_parser_error(
-                f"Cannot deserialize value {operation!r} for operation: no such enum value"
-            )
+        body = job_request(api.json(), OPERATIONS)
+        operation = body["operation"]
         soql = body.get("query")
         if not isinstance(soql, str) or not soql.strip():
             raise ApiError(400, "INVALIDJOB", "A query job needs a query")
