@@ -2,7 +2,8 @@
 
 Everything here goes over the network like a real client: an OAuth login,
 counts per object, a relationship query, an upsert by external id, a delete
-and a page of a delete-aware ``queryAll``, then the API calls it all cost.
+and a page of a delete-aware ``queryAll``, a Bulk API 2.0 read and upsert
+through sfbridge's own client, then the API calls it all cost.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sfbridge.emulators.salesforce.server import RunningEmulator, start_emulator
+from sfbridge.salesforce import ClientCredentialsGrant, HttpOptions, OAuthSession, SalesforceClient
 
 VERSION = "v62.0"
 TOUR_OBJECTS = (
@@ -100,11 +102,41 @@ def tour(running: RunningEmulator, console: Console) -> None:
             f"{_query(client, base, live_deleted)['totalSize']}."
         )
 
-        console.rule("[bold]6. What it cost")
+        bulk_tour(running, console)
+
+        console.rule("[bold]7. What it cost")
         limits = client.get(f"{base}/limits").json()["DailyApiRequests"]
         console.print(
             f"API calls used: {limits['Max'] - limits['Remaining']} of {limits['Max']} "
             f"(Sforce-Limit-Info: api-usage={running.org.faults.api_used}/{limits['Max']})"
+        )
+
+
+def bulk_tour(running: RunningEmulator, console: Console) -> None:
+    """sfbridge's own client: a Bulk API 2.0 read of every contact and a Bulk upsert."""
+    console.rule("[bold]6. sfbridge's client: Bulk API 2.0")
+    creds = running.credentials
+    grant = ClientCredentialsGrant(creds.client_id, creds.client_secret)
+    http = HttpOptions(verify=running.trust())
+    with SalesforceClient(OAuthSession(running.login_url, grant), http=http) as sf:
+        result = sf.bulk_query("SELECT Id, Email, SystemModstamp FROM Contact")
+        rows = sum(1 for _ in result.records())
+        console.print(
+            f"Bulk query job {result.job_id}: {rows:,} contacts streamed, "
+            f"{sf.api_calls} API calls so far"
+        )
+        people = [
+            {"CIO_Id__c": f"demo-{i}", "LastName": f"Demo {i}", "Email": f"demo{i}@example.com"}
+            for i in range(500)
+        ]
+        people.append({"CIO_Id__c": "demo-broken", "Email": "no-last-name@example.com"})
+        ingest = sf.bulk_ingest("Contact", "upsert", people, external_id_field="CIO_Id__c")
+        created = sum(1 for r in ingest.results if r.success and r.created)
+        failed = [r for r in ingest.results if not r.success]
+        console.print(
+            f"Bulk upsert of {len(people)} rows: {created} created, {len(failed)} "
+            f"refused ({failed[0].errors[0].error_code} on row {failed[0].index}); "
+            f"{sf.api_calls} API calls in all for the read and the write"
         )
 
 

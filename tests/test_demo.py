@@ -1,0 +1,22 @@
+"""``make demo`` runs the tour end to end and tells the user what each step did."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_demo_tour_runs_and_reports_each_step() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sfbridge.demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "-> 201" in out and "-> 200" in out
+    assert "queryAll found 1 deleted contact(s); the same query on /query finds 0." in out
+    assert "500 created, 1 refused (REQUIRED_FIELD_MISSING on row 500)" in out
+    assert "API calls used:" in out
