@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sfbridge.emulators.salesforce import derived, seed
+from sfbridge.emulators.salesforce import derived, seed_run
 from sfbridge.emulators.salesforce.codec import stored_datetime
 from sfbridge.emulators.salesforce.org import ADMIN_USERNAME, INTEGRATION_USERNAME, Org
 from sfbridge.emulators.salesforce.seed import SEEDED_OBJECTS, SeedReport, parse_size, seed_org
@@ -213,7 +213,7 @@ def test_seeding_again_adds_records_and_reuses_the_sales_users(org: Org) -> None
 
 
 def test_bulk_loads_rebuild_every_index(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seed, "_REINDEX_FROM", 10)
+    monkeypatch.setattr(seed_run, "_REINDEX_FROM", 10)
     query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
     before = org.store.execute(query)
     seed_org(org, "tiny", seed=1)

@@ -1,6 +1,6 @@
 """Word lists and place tables the seeder draws from: names, companies, cities, picklist weights.
 
-Kept apart from ``seed.py`` so the generator logic reads on its own.
+Kept apart from the generators (``seed_people``, ``seed_sales``) so their logic reads on its own.
 """
 
 from __future__ import annotations
