@@ -12,69 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sfbridge.salesforce import SalesforceClient, SalesforceError
+from sfbridge.sync.templates import TEMPLATE_FIELDS
 
-# Objects the checks cover: the sync templates' objects and what actions write.
-CHECKED_OBJECTS = (
-    "Contact",
-    "Lead",
-    "Account",
-    "Opportunity",
-    "Campaign",
-    "CampaignMember",
-    "Task",
+# Objects the checks cover: every object a sync template reads (its fields
+# are in TEMPLATE_FIELDS, made from the templates), and those actions write.
+CHECKED_OBJECTS = tuple(
+    dict.fromkeys(
+        [
+            *(object_name for object_name, _ in TEMPLATE_FIELDS.values()),
+            "Contact",
+            "Lead",
+            "Account",
+            "Opportunity",
+            "Campaign",
+            "CampaignMember",
+            "Task",
+        ]
+    )
 )
-
-# The fields each sync template reads (object, fields). The sync templates
-# select from these; a field the user cannot read makes the template fail.
-TEMPLATE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "contacts": (
-        "Contact",
-        (
-            "Id",
-            "Email",
-            "FirstName",
-            "LastName",
-            "Title",
-            "Phone",
-            "AccountId",
-            "MailingCity",
-            "MailingCountry",
-            "LeadSource",
-            "Birthdate",
-            "SystemModstamp",
-        ),
-    ),
-    "leads": (
-        "Lead",
-        (
-            "Id",
-            "Email",
-            "FirstName",
-            "LastName",
-            "Company",
-            "Status",
-            "LeadSource",
-            "Industry",
-            "AnnualRevenue",
-            "SystemModstamp",
-        ),
-    ),
-    "accounts": (
-        "Account",
-        (
-            "Id",
-            "Name",
-            "Industry",
-            "Type",
-            "Website",
-            "BillingCity",
-            "BillingCountry",
-            "NumberOfEmployees",
-            "AnnualRevenue",
-            "SystemModstamp",
-        ),
-    ),
-}
 
 
 @dataclass(frozen=True)
