@@ -158,3 +158,34 @@ def test_missing_inputs_name_the_option(
     with pytest.raises(ConfigError, match=message):
         connect(store, _options(sf_server, "bad", **options), open_browser=_browser(sf_server))
     assert store.list() == []
+
+
+def test_a_taken_name_is_refused_before_any_login(
+    sf_server: RunningEmulator, store: ConnectionStore
+) -> None:
+    creds = sf_server.credentials
+    options = _options(
+        sf_server,
+        "dup",
+        flow=AuthFlow.CLIENT_CREDENTIALS,
+        client_id=creds.client_id,
+        client_secret=creds.client_secret,
+    )
+    connect(store, options, open_browser=_browser(sf_server))[1].close()
+    before = sf_server.org.faults.call_count(path_contains="/oauth2/token", counted_only=False)
+    with pytest.raises(ConfigError, match="'dup' already exists"):
+        connect(store, options, open_browser=_browser(sf_server))
+    after = sf_server.org.faults.call_count(path_contains="/oauth2/token", counted_only=False)
+    assert after == before
+    with pytest.raises(ConfigError, match="Bad Name"):
+        connect(
+            store,
+            _options(
+                sf_server,
+                "Bad Name",
+                flow=AuthFlow.CLIENT_CREDENTIALS,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
+            ),
+            open_browser=_browser(sf_server),
+        )

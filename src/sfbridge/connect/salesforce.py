@@ -32,7 +32,14 @@ from sfbridge.salesforce import (
 )
 from sfbridge.salesforce.http import HttpOptions
 from sfbridge.salesforce.limits import ApiBudget
-from sfbridge.store import AuthFlow, ConnectionKind, ConnectionRecord, ConnectionStore, Environment
+from sfbridge.store import (
+    AuthFlow,
+    ConnectionKind,
+    ConnectionRecord,
+    ConnectionStore,
+    Environment,
+    validate_connection_name,
+)
 
 # The loopback callback sfbridge's External Client App registers (RFC 8252 §7.3:
 # native apps listen on the loopback interface).
@@ -193,6 +200,13 @@ def connect(
     open_browser: Callable[[str], object],
 ) -> tuple[ConnectionRecord, SalesforceClient]:
     """Log in and store the connection; returns it and an open client (the caller closes it)."""
+    validate_connection_name(options.name)
+    if any(existing.name == options.name for existing in store.list()):
+        # Checked before the browser opens: a login that cannot be stored is wasted.
+        raise ConfigError(
+            f"a connection named {options.name!r} already exists; choose another --name, "
+            f"or re-authorise it with 'sfbridge connect salesforce upgrade {options.name}'"
+        )
     result, client = login(options, open_browser)
     record = ConnectionRecord(
         name=options.name,
