@@ -28,6 +28,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/emulator.py
+	$(BIN)/python bench/salesforce_client.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
