@@ -3,9 +3,11 @@
 ``spec`` declares a sync (``SyncSpec``; ``formats`` holds what its records
 become: person, object, relationship, event), ``spec_check`` checks one against
 the org's describe, ``templates`` holds ready-made specs, and ``plan``
-decides what one run reads (window, queries, API) without any I/O.
+decides what one run reads (window, queries, API) without any I/O. ``records``
+turns each record read into messages, ``deletes`` each deletion.
 """
 
+from .deletes import DeletedRecord, delete_messages
 from .formats import (
     EventFormat,
     ObjectFormat,
@@ -35,6 +37,7 @@ from .plan import (
     split_fields,
     stitch,
 )
+from .records import RecordMapper, RecordMappingError
 from .spec import INTERVAL_PRESETS, MIN_INTERVAL, DeletePolicy, FieldMapping, SyncSpec
 from .spec_check import SpecCheck, SpecProblem, check_against_describe
 from .templates import TEMPLATE_FIELDS, TEMPLATES, SyncTemplate, list_templates, template
@@ -48,6 +51,7 @@ __all__ = [
     "TEMPLATE_FIELDS",
     "CursorSettings",
     "DeletePolicy",
+    "DeletedRecord",
     "EventFormat",
     "FieldMapping",
     "ObjectFormat",
@@ -56,6 +60,8 @@ __all__ = [
     "PersonIdentifier",
     "ReadApi",
     "RecordKey",
+    "RecordMapper",
+    "RecordMappingError",
     "RelationshipFormat",
     "SpecCheck",
     "SpecProblem",
@@ -68,6 +74,7 @@ __all__ = [
     "check_against_describe",
     "choose_api",
     "dedupe",
+    "delete_messages",
     "deletes_select",
     "estimated_calls",
     "expand_compound",
