@@ -8,13 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect
 
 from sfbridge.config import Settings
 from sfbridge.errors import ConfigError
-from sfbridge.store import Database, head_revision
+from sfbridge.store import Database, SyncStore, head_revision
+from sfbridge.store.database import alembic_config
 from sfbridge.store.models import Base
 
 
@@ -29,7 +31,14 @@ def test_a_fresh_file_is_created_at_the_newest_revision(
     with Database.open(settings) as database:
         assert (settings.home / "state.sqlite").is_file()
         assert database.schema_revision() == head_revision()
-        assert {"connections", "alembic_version"} <= set(inspect(database.engine).get_table_names())
+        assert {
+            "alembic_version",
+            "connections",
+            "syncs",
+            "sync_cursors",
+            "sync_runs",
+            "failed_records",
+        } <= set(inspect(database.engine).get_table_names())
 
 
 def test_reopening_is_a_no_op_that_keeps_the_data(settings: Settings) -> None:
@@ -49,6 +58,29 @@ def test_reopening_is_a_no_op_that_keeps_the_data(settings: Settings) -> None:
         assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [
             (head_revision(),)
         ]
+        assert raw.execute("SELECT name FROM connections").fetchall() == [("kept",)]
+
+
+def test_a_file_made_at_0001_is_upgraded_and_keeps_its_connections(settings: Settings) -> None:
+    settings.home.mkdir(parents=True)
+    path = settings.home / "state.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    engine.dispose()
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO connections (name, kind, environment, login_url, auth_flow,"
+            " is_legacy, budget_share, secrets_encrypted, created_at, updated_at)"
+            " VALUES ('kept', 'salesforce', 'sandbox', 'https://test.salesforce.com',"
+            " 'jwt_bearer', 0, 0.2, 'x', '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
+        )
+
+    with Database.open(settings) as database:
+        assert database.schema_revision() == head_revision() == "0002"
+        assert SyncStore(database).list() == []
+
+    with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT name FROM connections").fetchall() == [("kept",)]
 
 

@@ -1,7 +1,8 @@
 """The state database (SQLite or PostgreSQL) and its repositories.
 
 ``Database.open(settings)`` connects and migrates the schema to head;
-``ConnectionStore(database)`` keeps connections with their secrets encrypted.
+``ConnectionStore(database)`` keeps connections with their secrets encrypted;
+``SyncStore(database)`` keeps syncs with their cursors, runs and failed records.
 """
 
 from sfbridge.store.connections import (
@@ -13,14 +14,36 @@ from sfbridge.store.connections import (
     validate_connection_name,
 )
 from sfbridge.store.database import Database, head_revision
+from sfbridge.store.syncs import (
+    AlreadyRunning,
+    CursorState,
+    FailedItem,
+    FailedRecord,
+    RunCounts,
+    RunRecord,
+    RunStatus,
+    RunTrigger,
+    SyncRecord,
+    SyncStore,
+)
 
 __all__ = [
+    "AlreadyRunning",
     "AuthFlow",
     "ConnectionKind",
     "ConnectionRecord",
     "ConnectionStore",
+    "CursorState",
     "Database",
     "Environment",
+    "FailedItem",
+    "FailedRecord",
+    "RunCounts",
+    "RunRecord",
+    "RunStatus",
+    "RunTrigger",
+    "SyncRecord",
+    "SyncStore",
     "head_revision",
     "validate_connection_name",
 ]

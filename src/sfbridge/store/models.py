@@ -7,8 +7,9 @@ these classes must describe the same tables (a test compares them).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Float, MetaData, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -84,3 +85,77 @@ class ConnectionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_test_ok: Mapped[bool | None]
+
+
+class SyncRow(Base):
+    """One data-in sync: its spec as JSON and a version bumped on every change.
+
+    ``name``, ``connection`` and ``enabled`` repeat values of the spec so the
+    scheduler and the console can query them without parsing every spec.
+    """
+
+    __tablename__ = "syncs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    connection: Mapped[str] = mapped_column(String(63))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON())
+    enabled: Mapped[bool]
+    spec_version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SyncCursorRow(Base):
+    """Where a sync's next run starts reading, and how to resume the window in progress."""
+
+    __tablename__ = "sync_cursors"
+
+    # The database removes a sync's cursor, runs and failures with the sync.
+    sync_id: Mapped[int] = mapped_column(
+        ForeignKey("syncs.id", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    boundary_keys: Mapped[list[list[str]]] = mapped_column(JSON())
+    resume_state: Mapped[dict[str, Any] | None] = mapped_column(JSON())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SyncRunRow(Base):
+    """One run of a sync: its window, counts, outcome and last sign of life."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"), index=True)
+    spec_version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    records_read: Mapped[int]
+    delivered: Mapped[int]
+    deleted: Mapped[int]
+    failed: Mapped[int]
+    api_calls: Mapped[int]
+    error: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FailedRecordRow(Base):
+    """A record a run could not read, map or deliver, kept with its reason for replay."""
+
+    __tablename__ = "failed_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[str | None] = mapped_column(String(18))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON())
+    reason: Mapped[str] = mapped_column(Text)
+    retriable: Mapped[bool]
+    destination: Mapped[str | None] = mapped_column(String(63))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
