@@ -4,7 +4,8 @@
 become: person, object, relationship, event), ``spec_check`` checks one against
 the org's describe, ``templates`` holds ready-made specs, and ``plan``
 decides what one run reads (window, queries, API) without any I/O. ``records``
-turns each record read into messages, ``deletes`` each deletion.
+turns each record read into messages, ``deletes`` each deletion, and ``run``
+runs a sync once: read, deliver, checkpoint.
 """
 
 from .deletes import DeletedRecord, delete_messages
@@ -38,6 +39,7 @@ from .plan import (
     stitch,
 )
 from .records import RecordMapper, RecordMappingError
+from .run import RunSummary, SyncState, run_sync
 from .spec import INTERVAL_PRESETS, MIN_INTERVAL, DeletePolicy, FieldMapping, SyncSpec
 from .spec_check import SpecCheck, SpecProblem, check_against_describe
 from .templates import TEMPLATE_FIELDS, TEMPLATES, SyncTemplate, list_templates, template
@@ -63,11 +65,13 @@ __all__ = [
     "RecordMapper",
     "RecordMappingError",
     "RelationshipFormat",
+    "RunSummary",
     "SpecCheck",
     "SpecProblem",
     "Stitched",
     "SyncFormat",
     "SyncSpec",
+    "SyncState",
     "SyncTemplate",
     "Window",
     "boundary_keys",
@@ -81,6 +85,7 @@ __all__ = [
     "list_templates",
     "plan_window",
     "record_key",
+    "run_sync",
     "select_for_window",
     "split_fields",
     "stitch",

@@ -1,0 +1,542 @@
+"""Running one sync: read a window of changes, deliver it, and move the cursor.
+
+``run_sync`` owns the loop (DESIGN.md, "How a sync runs"); ``plan`` decides
+what to read, ``records`` and ``deletes`` what it becomes, the destinations
+make it durable and ``SyncState`` (``store.SyncStore``) remembers it::
+
+    summary = run_sync(spec, client=client, destinations=[warehouse], state=store,
+                       now=lambda: datetime.now(UTC))
+
+One page at a time: read it (REST keyset paging on ``(SystemModstamp, Id)``,
+or one Bulk API 2.0 results page), drop what the previous window's overlap
+already sent, map it, deliver it to every destination, and only when every
+destination settled it commit a checkpoint. A destination that did not settle
+stops the run as failed without that checkpoint; the next run sends the page
+again (destinations are idempotent by message id).
+
+Inside a window the checkpoint keeps the previous cursor and boundary keys
+and adds a resume state (``_Resume``): the window, where reading stands and
+the boundary keys collected so far. A run that finds one (its predecessor
+died or failed mid-way) finishes that same window first, so nothing is lost
+or sent twice; the next run plans a new window from its end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sfbridge.destinations import DeliveryResult, Destination
+from sfbridge.errors import FatalError, SfbridgeError
+from sfbridge.messages import Message
+from sfbridge.salesforce.bulk2_query import BulkQueryResult
+from sfbridge.salesforce.client import SalesforceClient
+from sfbridge.salesforce.describe import ObjectDescribe
+from sfbridge.salesforce.errors import SalesforceConfigError
+from sfbridge.salesforce.rest import Record
+from sfbridge.salesforce.soql_builder import Select
+from sfbridge.salesforce.soql_validate import ValidatedFilter
+from sfbridge.store.syncs import (
+    AlreadyRunning,
+    CursorState,
+    FailedItem,
+    RunCounts,
+    RunRecord,
+    RunStatus,
+    RunTrigger,
+)
+
+from .deletes import DeletedRecord, delete_messages
+from .plan import (
+    BULK_THRESHOLD,
+    DEFAULT_CURSOR,
+    REST_PAGE_ROWS,
+    CursorSettings,
+    ReadApi,
+    RecordKey,
+    Window,
+    boundary_keys,
+    choose_api,
+    dedupe,
+    deletes_select,
+    expand_compound,
+    plan_window,
+    record_key,
+    select_for_window,
+)
+from .records import RecordMapper, RecordMappingError, json_value
+from .spec import DeletePolicy, SyncSpec
+from .spec_check import check_against_describe
+
+
+class SyncState(Protocol):
+    """What a run needs from the sync store (``store.SyncStore`` is one)."""
+
+    def cursor(self, name: str) -> CursorState | None:
+        """Where the next run of ``name`` starts."""
+
+    def start_run(self, name: str, trigger: RunTrigger, window: Window) -> RunRecord:
+        """Start a run; ``AlreadyRunning`` while another one is alive."""
+
+    def commit_checkpoint(
+        self,
+        run_id: int,
+        cursor: datetime | None,
+        boundary_keys: Iterable[RecordKey],
+        resume_state: dict[str, Any] | None,
+        counts_delta: RunCounts,
+        failures: Sequence[FailedItem] = (),
+    ) -> CursorState:
+        """Save the cursor, counts and failed records of a settled batch, atomically."""
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        counts: RunCounts | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """End a run with a final status."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one ``run_sync`` call did.
+
+    ``status`` is ``skipped`` with no ``run_id`` when another run of the
+    sync was in progress; ``resumed`` says the run finished a window a
+    previous run had left unfinished.
+    """
+
+    sync: str
+    status: RunStatus
+    window: Window
+    counts: RunCounts = field(default_factory=RunCounts)
+    run_id: int | None = None
+    api: ReadApi | None = None
+    resumed: bool = False
+    error: str | None = None
+
+
+class _Phase(StrEnum):
+    """Which part of a window a run is reading."""
+
+    RECORDS = "records"
+    DELETES = "deletes"
+
+
+@dataclass(frozen=True)
+class _Resume:
+    """Where an unfinished window goes on: saved as ``resume_state`` with each checkpoint.
+
+    ``after`` is the last REST key delivered; ``job_id`` and ``locator`` the
+    Bulk job and its next results page. ``boundary`` holds the keys the
+    next window must not send again, collected from the pages already read.
+    """
+
+    window: Window
+    phase: _Phase
+    api: ReadApi
+    boundary: frozenset[RecordKey]
+    after: RecordKey | None = None
+    job_id: str | None = None
+    locator: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        """As JSON values for the store."""
+        return {
+            "window_start": _iso(self.window.start),
+            "window_end": self.window.end.isoformat(),
+            "phase": self.phase.value,
+            "api": self.api.value,
+            "after": None if self.after is None else _dump_key(self.after),
+            "job_id": self.job_id,
+            "locator": self.locator,
+            "boundary": [_dump_key(key) for key in sorted(self.boundary)],
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> _Resume:
+        """From ``dump``'s values."""
+        start = data["window_start"]
+        return cls(
+            window=Window(
+                None if start is None else datetime.fromisoformat(start),
+                datetime.fromisoformat(data["window_end"]),
+            ),
+            phase=_Phase(data["phase"]),
+            api=ReadApi(data["api"]),
+            boundary=frozenset(_load_key(key) for key in data["boundary"]),
+            after=None if data["after"] is None else _load_key(data["after"]),
+            job_id=data["job_id"],
+            locator=data["locator"],
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _dump_key(key: RecordKey) -> list[str]:
+    return [key.id, key.modstamp.isoformat()]
+
+
+def _load_key(data: list[str]) -> RecordKey:
+    return RecordKey(data[0], datetime.fromisoformat(data[1]))
+
+
+class _Unsettled(Exception):
+    """A destination left messages waiting for another try: the page is not checkpointed."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        waiting = [o for o in result.failed if o.retriable]
+        super().__init__(
+            f"destination {result.destination!r} did not take {len(waiting)} message(s) "
+            f"({waiting[0].reason}); the next run sends them again"
+        )
+
+
+def run_sync(
+    spec: SyncSpec,
+    *,
+    client: SalesforceClient,
+    destinations: Sequence[Destination],
+    state: SyncState,
+    now: Callable[[], datetime],
+    settings: CursorSettings = DEFAULT_CURSOR,
+    page_size: int = REST_PAGE_ROWS,
+    resync: bool = False,
+    trigger: RunTrigger = RunTrigger.SCHEDULE,
+    bulk_threshold: int = BULK_THRESHOLD,
+    object_type_id: str | None = None,
+) -> RunSummary:
+    """Run ``spec`` once: deliver its changed and deleted records since the last run.
+
+    ``now`` is the clock that cuts the window (best Salesforce's, see
+    ``plan_window``). ``resync`` reads every record again, ignoring the
+    cursor and any unfinished window. A window holding more than
+    ``bulk_threshold`` records is read with Bulk API 2.0. ``object_type_id``
+    is the resolved type of an object or relationship sync whose spec names none.
+    Errors Salesforce or a destination report end the run as failed (in the
+    summary); anything else also ends it, then propagates.
+    """
+    # Read before start_run, which needs the window. A run that finishes in
+    # between leaves this one a stale cursor: it reads again what that run
+    # sent (destinations drop repeated message ids) and loses nothing.
+    saved = None if resync else state.cursor(spec.name)
+    resume = None
+    if saved is not None and saved.resume_state is not None:
+        resume = _Resume.load(saved.resume_state)
+    if resume is not None:
+        window = resume.window
+    else:
+        window = plan_window(None if saved is None else saved.cursor, now(), settings)
+    try:
+        run = state.start_run(spec.name, RunTrigger.RESYNC if resync else trigger, window)
+    except AlreadyRunning as error:
+        # Overlapping intervals never run in parallel: the one in progress reads these changes.
+        return RunSummary(spec.name, RunStatus.SKIPPED, window, error=str(error))
+    engine = _Run(
+        spec,
+        client=client,
+        destinations=destinations,
+        state=state,
+        settings=settings,
+        page_size=page_size,
+        run_id=run.id,
+        window=window,
+        saved=saved,
+        object_type_id=object_type_id,
+    )
+    return engine.execute(resume, bulk_threshold)
+
+
+class _Run:
+    """One started run: reads pages, delivers them and checkpoints, until the window is done."""
+
+    def __init__(
+        self,
+        spec: SyncSpec,
+        *,
+        client: SalesforceClient,
+        destinations: Sequence[Destination],
+        state: SyncState,
+        settings: CursorSettings,
+        page_size: int,
+        run_id: int,
+        window: Window,
+        saved: CursorState | None,
+        object_type_id: str | None,
+    ) -> None:
+        self.spec = spec
+        self.client = client
+        self.destinations = destinations
+        self.state = state
+        self.settings = settings
+        self.page_size = page_size
+        self.run_id = run_id
+        self.window = window
+        self.previous_cursor = None if saved is None else saved.cursor
+        # The previous window's boundary: what its overlap with this one already sent.
+        self.seen = frozenset[RecordKey]() if saved is None else saved.boundary_keys
+        self.mapper = RecordMapper(spec, object_type_id=object_type_id)
+        self.object_type_id = object_type_id
+        self.calls_mark = client.api_calls
+        self.counts = RunCounts()
+        self.api: ReadApi | None = None
+
+    def execute(self, resume: _Resume | None, bulk_threshold: int) -> RunSummary:
+        """Read and deliver the whole window, then finish the run; never leaves it running."""
+        try:
+            status = self._read_window(resume, bulk_threshold)
+            self._finish(status)
+            return self._summary(status, resume)
+        except (_Unsettled, SfbridgeError) as error:
+            self._finish(RunStatus.FAILED, str(error))
+            return self._summary(RunStatus.FAILED, resume, str(error))
+        except Exception as error:
+            self._finish(RunStatus.FAILED, f"{type(error).__name__}: {error}")
+            raise
+
+    def _summary(
+        self, status: RunStatus, resume: _Resume | None, error: str | None = None
+    ) -> RunSummary:
+        return RunSummary(
+            self.spec.name,
+            status,
+            self.window,
+            self.counts,
+            self.run_id,
+            self.api,
+            resumed=resume is not None,
+            error=error,
+        )
+
+    def _finish(self, status: RunStatus, error: str | None = None) -> None:
+        rest = self._take_calls(RunCounts())
+        self.counts += rest
+        # A run the store already ended (taken over after a long pause) cannot
+        # be finished again; the run that took over owns the sync now.
+        with contextlib.suppress(FatalError):
+            self.state.finish_run(self.run_id, status, rest, error)
+
+    def _take_calls(self, counts: RunCounts) -> RunCounts:
+        """``counts`` with the API calls made since the last time they were taken."""
+        calls = self.client.api_calls
+        taken = replace(counts, api_calls=calls - self.calls_mark)
+        self.calls_mark = calls
+        return taken
+
+    # -- the window ------------------------------------------------------------
+
+    def _read_window(self, resume: _Resume | None, bulk_threshold: int) -> RunStatus:
+        if self.window.is_empty:
+            return RunStatus.SKIPPED
+        describe = self.client.describe(self.spec.object)
+        check = check_against_describe(self.spec, describe, self._related)
+        check.raise_if_invalid()
+        fields = list(self.spec.read_fields)
+        if resume is None:
+            resume = _Resume(
+                self.window,
+                _Phase.RECORDS,
+                self._choose_api(fields, describe, check.filter, bulk_threshold),
+                frozenset(),
+            )
+        self.api = resume.api
+        if resume.phase is _Phase.RECORDS:
+            if resume.api is ReadApi.BULK:
+                resume = self._read_bulk(resume, expand_compound(fields, describe), check.filter)
+            else:
+                resume = self._read_rest(resume, fields, check.filter)
+        if self.spec.delete_policy != DeletePolicy.IGNORE and self.window.start is not None:
+            resume = self._read_rest(
+                replace(resume, phase=_Phase.DELETES, api=ReadApi.REST, after=None)
+                if resume.phase is _Phase.RECORDS
+                else resume,
+                fields,
+                check.filter,
+            )
+        boundary = {key for key in resume.boundary if key.modstamp >= self._boundary_since}
+        self.state.commit_checkpoint(
+            self.run_id, self.window.end, boundary, None, self._take_calls(RunCounts())
+        )
+        return RunStatus.PARTIAL if self.counts.failed else RunStatus.SUCCEEDED
+
+    @property
+    def _boundary_since(self) -> datetime:
+        return self.window.end - self.settings.overlap
+
+    def _related(self, name: str) -> ObjectDescribe | None:
+        """A lookup target's describe for the spec check; None for an object the user cannot see."""
+        try:
+            return self.client.describe(name)
+        except SalesforceConfigError:
+            return None
+
+    def _choose_api(
+        self,
+        fields: list[str],
+        describe: ObjectDescribe,
+        where: ValidatedFilter | None,
+        threshold: int,
+    ) -> ReadApi:
+        """Bulk for a large window, unless the spec reads compound fields.
+
+        Bulk API 2.0 returns an address as its components, and the record
+        mapper expects the compound as REST returns it; such a sync reads
+        over REST whatever its size.
+        """
+        if expand_compound(fields, describe) != fields:
+            return ReadApi.REST
+        query = select_for_window(self.spec, self.window, (), where=where)
+        # Select.count() is the whole COUNT() query; the client's count takes its condition.
+        prefix = f"SELECT COUNT() FROM {query.sobject}"
+        condition = query.count().removeprefix(prefix).removeprefix(" WHERE ")
+        return choose_api(self.client.count(self.spec.object, condition), threshold=threshold)
+
+    def _read_rest(
+        self, resume: _Resume, fields: list[str], where: ValidatedFilter | None
+    ) -> _Resume:
+        """Read the rest of ``resume``'s phase a keyset page at a time; the resume state after it.
+
+        Each page continues after the last ``(SystemModstamp, Id)`` delivered,
+        so records sharing a stamp across a page edge are neither lost nor repeated.
+        """
+        while True:
+            query: Select
+            if resume.phase is _Phase.RECORDS:
+                query = select_for_window(
+                    self.spec,
+                    self.window,
+                    fields,
+                    where=where,
+                    after=resume.after,
+                    limit=self.page_size,
+                )
+                rows = list(self.client.query(query.soql()))
+            else:
+                query = deletes_select(
+                    self.spec, self.window, where=where, after=resume.after, limit=self.page_size
+                )
+                rows = list(self.client.query_all(query.soql()))
+            if not rows:
+                return resume
+            resume = replace(resume, after=record_key(rows[-1]))
+            resume = self._page(rows, resume.phase, resume)
+            if len(rows) < self.page_size:
+                return resume
+
+    def _read_bulk(
+        self, resume: _Resume, fields: list[str], where: ValidatedFilter | None
+    ) -> _Resume:
+        """Read the window with one Bulk API 2.0 job, a results page at a time.
+
+        A Bulk job has no order, so the resume point is the job and its next
+        locator. Salesforce deletes finished jobs after some days; a resume
+        of one already gone fails, and ``resync`` reads everything afresh.
+        """
+        result: BulkQueryResult
+        if resume.job_id is None:
+            query = select_for_window(self.spec, self.window, fields, where=where, api=ReadApi.BULK)
+            result = self.client.bulk_query(query.soql(), page_size=self.page_size)
+        else:
+            result = self.client.bulk_query_resume(
+                resume.job_id, resume.locator, page_size=self.page_size
+            )
+        for page in result.pages():
+            rows = list(page.records())
+            if page.next_locator is None:
+                # The last page: a resume from here goes on to the deletes.
+                after = replace(resume, phase=_Phase.DELETES, api=ReadApi.REST, job_id=None)
+            else:
+                after = replace(resume, job_id=result.job_id, locator=page.next_locator)
+            resume = self._page(rows, _Phase.RECORDS, after)
+        return resume
+
+    # -- one page --------------------------------------------------------------
+
+    def _page(self, rows: list[Record], phase: _Phase, resume: _Resume) -> _Resume:
+        """Deliver one page of ``phase`` everywhere, then checkpoint; the resume state after it.
+
+        ``resume`` is where reading goes on once this page is delivered (for
+        a Bulk job's last page, already the deletes).
+        """
+        # Every version read counts for the next boundary, sent now or before.
+        resume = replace(
+            resume, boundary=resume.boundary | boundary_keys(rows, self.window, self.settings)
+        )
+        deleting = phase is _Phase.DELETES
+        messages: list[Message] = []
+        source: dict[str, str] = {}  # message id -> record id
+        failures: list[FailedItem] = []
+        fresh = dedupe(rows, self.seen)
+        for record in fresh:
+            key = record_key(record)
+            try:
+                made = self._messages(record, key, deleting=deleting)
+            except RecordMappingError as error:
+                failures.append(FailedItem(key.id, _payload(record), error.reason, False))
+                continue
+            source.update((message.message_id, key.id) for message in made)
+            messages += made
+        if messages:
+            for destination in self.destinations:
+                failures += self._deliver(destination, messages, source)
+        failed = len({failure.record_id for failure in failures})
+        done = len(fresh) - failed
+        counts = RunCounts(
+            records_read=0 if deleting else len(rows),
+            delivered=0 if deleting else done,
+            deleted=done if deleting else 0,
+            failed=failed,
+        )
+        delta = self._take_calls(counts)
+        self.state.commit_checkpoint(
+            self.run_id, self.previous_cursor, self.seen, resume.dump(), delta, failures
+        )
+        self.counts += delta
+        return resume
+
+    def _messages(self, record: Record, key: RecordKey, *, deleting: bool) -> list[Message]:
+        if not deleting:
+            return self.mapper.map(record)
+        deleted = DeletedRecord(key.id, key.modstamp, record)
+        return delete_messages(self.spec, deleted, object_type_id=self.object_type_id)
+
+    def _deliver(
+        self, destination: Destination, messages: list[Message], source: dict[str, str]
+    ) -> list[FailedItem]:
+        """Deliver to one destination; its messages failed for good, kept for replay.
+
+        ``_Unsettled`` when it asks for another try: the page must not be checkpointed.
+        """
+        result = destination.deliver(messages)
+        if not result.settled:
+            raise _Unsettled(result)
+        by_id = {message.message_id: message for message in messages}
+        return [
+            FailedItem(
+                source[outcome.message_id],
+                by_id[outcome.message_id].model_dump(mode="json"),
+                outcome.reason,
+                False,
+                destination.name,
+            )
+            for outcome in result.failed
+        ]
+
+
+def _payload(record: Record) -> dict[str, Any]:
+    """A record as JSON values for the failed-records table (Bulk's records hold datetimes)."""
+    payload: dict[str, Any] = {}
+    for name, value in record.items():
+        try:
+            payload[name] = json_value(value)
+        except ValueError:
+            payload[name] = repr(value)
+    return payload

@@ -1,0 +1,388 @@
+"""run_sync against the emulated org over HTTPS, a SQLite warehouse and the real sync store.
+
+The org is shared by the module and changed by the tests; each test has its
+own store and warehouse, so its first run reads the whole org, and compares
+against what the org holds at that moment. The tie test adds 5,000 contacts
+and runs last, to keep the other tests' reads small.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from sfbridge.config import Settings
+from sfbridge.destinations import (
+    DeliveryResult,
+    Destination,
+    MessageOutcome,
+    RunInfo,
+    WarehouseDestination,
+    WarehouseSpec,
+)
+from sfbridge.destinations.warehouse_schema import people
+from sfbridge.emulators.salesforce.server import RunningEmulator, start_emulator
+from sfbridge.messages import Message
+from sfbridge.salesforce import ClientCredentialsGrant, HttpOptions, OAuthSession, SalesforceClient
+from sfbridge.store import Database, RunStatus, RunTrigger, SyncStore
+from sfbridge.sync import (
+    CursorSettings,
+    ReadApi,
+    RunSummary,
+    SyncSpec,
+    Window,
+    run_sync,
+    template,
+)
+
+FILTER = "Email != null"
+# Reads up to now: records written just before a run are in its window.
+NO_SETTLE = CursorSettings(overlap=timedelta(minutes=10), settle=timedelta(0))
+
+
+@pytest.fixture(scope="module")
+def org_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """An emulated org with 100 seeded contacts, shared by this module's tests."""
+    running = start_emulator(tmp_path_factory.mktemp("sync-run-org"), seed="tiny", seed_value=5)
+    running.org.faults.settings.daily_api_limit = 10_000_000
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def sf_client(org_server: RunningEmulator) -> Iterator[SalesforceClient]:
+    """A client of the org, logged in with the client credentials flow."""
+    credentials = org_server.credentials
+    grant = ClientCredentialsGrant(credentials.client_id, credentials.client_secret)
+    client = SalesforceClient(
+        OAuthSession(org_server.login_url, grant), http=HttpOptions(verify=org_server.trust())
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sync_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SyncStore]:
+    """A sync store on a fresh state database."""
+    for variable in ("SFBRIDGE_HOME", "SFBRIDGE_DATABASE_URL", "SFBRIDGE_SECRET_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    with Database.open(Settings(home=tmp_path / "home")) as database:
+        yield SyncStore(database)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[WarehouseDestination]:
+    """A warehouse destination on a fresh SQLite file."""
+    spec = WarehouseSpec(url=f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    with WarehouseDestination.open(spec, RunInfo("contacts", "1", tmp_path)) as destination:
+        yield destination
+
+
+class Recording(Destination):
+    """Passes batches on to ``inner`` and notes the message ids it settled.
+
+    With ``refuse_call`` set, that call (1-based) is refused as retriable,
+    as a destination that is down answers; nothing reaches ``inner``.
+    """
+
+    def __init__(self, inner: Destination, refuse_call: int | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.refuse_call = refuse_call
+        self.calls = 0
+        self.settled_ids: list[str] = []
+
+    def deliver(self, batch: Sequence[Message]) -> DeliveryResult:
+        self.calls += 1
+        if self.calls == self.refuse_call:
+            refused = [
+                MessageOutcome.failed(m.message_id, "connection refused", retriable=True)
+                for m in batch
+            ]
+            return DeliveryResult(self.name, tuple(refused))
+        result = self.inner.deliver(batch)
+        self.settled_ids += result.delivered
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def contacts(sync_store: SyncStore) -> SyncSpec:
+    """The contacts template as a stored sync to the warehouse."""
+    spec = template("contacts", connection="prod", destinations=["warehouse"], enabled=True)
+    assert spec.filter == FILTER
+    sync_store.add(spec)
+    return spec
+
+
+RunSync = Callable[..., RunSummary]
+
+
+@pytest.fixture
+def sync(
+    sf_client: SalesforceClient, sync_store: SyncStore, warehouse: WarehouseDestination
+) -> RunSync:
+    """``sync(spec, destinations=..., **options)``: one run to the warehouse by default."""
+
+    def run(spec: SyncSpec, destinations: Sequence[Destination] = (), **options: Any) -> RunSummary:
+        return run_sync(
+            spec,
+            client=sf_client,
+            destinations=list(destinations) or [warehouse],
+            state=sync_store,
+            settings=options.pop("settings", NO_SETTLE),
+            now=lambda: datetime.now(UTC),
+            **options,
+        )
+
+    return run
+
+
+def people_count(warehouse: WarehouseDestination) -> int:
+    with warehouse.engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(people)) or 0)
+
+
+def person(warehouse: WarehouseDestination, person_id: str) -> dict[str, Any] | None:
+    with warehouse.engine.connect() as connection:
+        row = connection.execute(select(people).where(people.c.id == person_id)).first()
+    return None if row is None else dict(row.traits)
+
+
+def with_emails(client: SalesforceClient) -> int:
+    return client.count("Contact", FILTER)
+
+
+def new_contacts(client: SalesforceClient, count: int, last_name: str) -> list[str]:
+    results = client.create_records(
+        "Contact",
+        [
+            {"LastName": last_name, "Email": f"{last_name.lower()}{n}@example.com"}
+            for n in range(count)
+        ],
+    )
+    ids = [result.id for result in results]
+    assert all(ids)
+    return [i for i in ids if i is not None]
+
+
+def test_a_first_run_delivers_every_matching_contact(
+    sync: RunSync, contacts: SyncSpec, sf_client: SalesforceClient, warehouse: WarehouseDestination
+) -> None:
+    summary = sync(contacts, page_size=30)
+
+    expected = with_emails(sf_client)
+    assert summary.status is RunStatus.SUCCEEDED, summary.error
+    assert summary.api is ReadApi.REST
+    assert summary.counts.delivered == summary.counts.records_read == expected
+    assert summary.counts.api_calls >= math.ceil(expected / 30)
+    assert people_count(warehouse) == expected
+
+
+def test_a_spec_that_does_not_fit_the_org_fails_the_run_with_its_problems(
+    sync: RunSync, sync_store: SyncStore, warehouse: WarehouseDestination
+) -> None:
+    spec = template("contacts", connection="prod", destinations=["warehouse"], enabled=True)
+    spec = SyncSpec.model_validate({**spec.model_dump(), "fields": ["Shoe_Size__c"]})
+    sync_store.add(spec)
+
+    summary = sync(spec)
+
+    assert summary.status is RunStatus.FAILED
+    assert summary.error is not None and "Shoe_Size__c" in summary.error
+    assert sync_store.runs(spec.name)[0].status is RunStatus.FAILED
+    assert sync_store.cursor(spec.name) is None
+    assert people_count(warehouse) == 0
+
+
+def test_an_incremental_run_delivers_only_what_changed(
+    sync: RunSync,
+    contacts: SyncSpec,
+    sf_client: SalesforceClient,
+    sync_store: SyncStore,
+    warehouse: WarehouseDestination,
+) -> None:
+    sync(contacts)
+    changed = [
+        r["Id"] for r in sf_client.query("SELECT Id FROM Contact WHERE Email != null LIMIT 2")
+    ]
+    for record_id in changed:
+        sf_client.update("Contact", record_id, {"Title": "Chief Syncing Officer"})
+    created = new_contacts(sf_client, 1, "Incremental")
+
+    summary = sync(contacts)
+
+    assert summary.status is RunStatus.SUCCEEDED, summary.error
+    assert summary.counts.delivered == 3
+    assert people_count(warehouse) == with_emails(sf_client)
+    assert all(person(warehouse, i) is not None for i in created)
+    assert all(
+        (person(warehouse, i) or {}).get("title") == "Chief Syncing Officer" for i in changed
+    )
+    latest = sync_store.runs(contacts.name)[0]
+    assert latest.status is RunStatus.SUCCEEDED
+    assert latest.counts.delivered == 3
+
+
+def test_a_deleted_contact_is_removed_with_the_delete_policy(
+    sync: RunSync,
+    sync_store: SyncStore,
+    sf_client: SalesforceClient,
+    warehouse: WarehouseDestination,
+) -> None:
+    spec = template("contacts", connection="prod", destinations=["warehouse"], enabled=True)
+    spec = SyncSpec.model_validate({**spec.model_dump(), "delete_policy": "delete"})
+    sync_store.add(spec)
+    (doomed,) = new_contacts(sf_client, 1, "Doomed")
+    sync(spec)
+    assert person(warehouse, doomed) is not None
+
+    sf_client.delete("Contact", doomed)
+    summary = sync(spec)
+
+    assert summary.status is RunStatus.SUCCEEDED, summary.error
+    assert summary.counts.deleted == 1
+    assert person(warehouse, doomed) is None
+    assert people_count(warehouse) == with_emails(sf_client)
+
+
+def test_a_run_is_skipped_while_another_is_in_progress(
+    sync: RunSync, contacts: SyncSpec, sync_store: SyncStore, warehouse: WarehouseDestination
+) -> None:
+    other = sync_store.start_run(contacts.name, RunTrigger.MANUAL, Window(None, datetime.now(UTC)))
+
+    summary = sync(contacts)
+
+    assert summary.status is RunStatus.SKIPPED
+    assert summary.run_id is None
+    assert summary.error is not None and "already running" in summary.error
+    assert people_count(warehouse) == 0
+    assert sync_store.cursor(contacts.name) is None
+    sync_store.finish_run(other.id, RunStatus.SUCCEEDED)
+    assert sync(contacts).status is RunStatus.SUCCEEDED
+
+
+def test_a_run_failed_mid_way_is_finished_by_the_next_without_loss_or_repeats(
+    sync: RunSync, contacts: SyncSpec, sf_client: SalesforceClient, warehouse: WarehouseDestination
+) -> None:
+    expected = with_emails(sf_client)
+    page_size = math.ceil(expected / 5)
+    failing = Recording(warehouse, refuse_call=3)
+
+    failed = sync(contacts, [failing], page_size=page_size)
+
+    assert failed.status is RunStatus.FAILED
+    assert failed.error is not None and "connection refused" in failed.error
+    assert failed.counts.delivered == 2 * page_size
+    assert people_count(warehouse) == 2 * page_size
+
+    healthy = Recording(warehouse)
+    resumed = sync(contacts, [healthy], page_size=page_size)
+
+    assert resumed.status is RunStatus.SUCCEEDED, resumed.error
+    assert resumed.resumed
+    assert resumed.window == failed.window
+    assert resumed.counts.delivered == expected - 2 * page_size
+    assert people_count(warehouse) == expected
+    settled = failing.settled_ids + healthy.settled_ids
+    assert len(settled) == len(set(settled)) == expected
+
+
+def test_a_large_window_is_read_with_bulk(
+    sync: RunSync, contacts: SyncSpec, sf_client: SalesforceClient, warehouse: WarehouseDestination
+) -> None:
+    summary = sync(contacts, bulk_threshold=10, page_size=40)
+
+    assert summary.status is RunStatus.SUCCEEDED, summary.error
+    assert summary.api is ReadApi.BULK
+    assert summary.counts.delivered == with_emails(sf_client)
+    assert people_count(warehouse) == with_emails(sf_client)
+
+
+def test_a_bulk_run_failed_mid_way_is_resumed_from_its_job_and_locator(
+    sync: RunSync, contacts: SyncSpec, sf_client: SalesforceClient, warehouse: WarehouseDestination
+) -> None:
+    expected = with_emails(sf_client)
+    page_size = math.ceil(expected / 3)
+    failing = Recording(warehouse, refuse_call=2)
+
+    failed = sync(contacts, [failing], bulk_threshold=10, page_size=page_size)
+    healthy = Recording(warehouse)
+    resumed = sync(contacts, [healthy], bulk_threshold=10, page_size=page_size)
+
+    assert failed.status is RunStatus.FAILED
+    assert failed.counts.delivered == page_size
+    assert resumed.status is RunStatus.SUCCEEDED, resumed.error
+    assert resumed.resumed and resumed.api is ReadApi.BULK
+    assert resumed.counts.delivered == expected - page_size
+    settled = failing.settled_ids + healthy.settled_ids
+    assert len(settled) == len(set(settled)) == expected
+    assert people_count(warehouse) == expected
+
+
+def test_records_that_cannot_be_mapped_are_kept_and_the_run_goes_on(
+    sync: RunSync, sync_store: SyncStore, sf_client: SalesforceClient
+) -> None:
+    # Identified by email with no filter: contacts without one cannot become people.
+    spec = SyncSpec.model_validate(
+        {
+            "name": "by-email",
+            "connection": "prod",
+            "object": "Contact",
+            "format": {"type": "person", "id_field": "Email"},
+            "fields": ["LastName"],
+            "destinations": ["warehouse"],
+        }
+    )
+    sync_store.add(spec)
+    without_email = sf_client.count("Contact", "Email = null")
+    assert without_email > 0
+
+    summary = sync(spec)
+
+    assert summary.status is RunStatus.PARTIAL, summary.error
+    assert summary.counts.failed == without_email
+    assert summary.counts.delivered == with_emails(sf_client)
+    kept = sync_store.failures(spec.name)
+    assert len(kept) == without_email
+    assert all(failure.record_id and "Email" in failure.reason for failure in kept)
+
+
+def test_records_sharing_one_modstamp_across_pages_are_delivered_exactly_once(
+    sync: RunSync,
+    contacts: SyncSpec,
+    sf_client: SalesforceClient,
+    org_server: RunningEmulator,
+    warehouse: WarehouseDestination,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Salesforce stamps the rows of one transaction alike; the emulator's
+    # clock, frozen, does the same for the whole Bulk job.
+    frozen = datetime.now(UTC)
+    with monkeypatch.context() as patched:
+        patched.setattr(org_server.org.store.clock, "now", lambda: frozen)
+        results = sf_client.bulk_ingest(
+            "Contact",
+            "insert",
+            [{"LastName": "Tie", "Email": f"tie{n}@example.com"} for n in range(5_000)],
+        )
+    assert len(results.job_ids) == 1 and not results.failures
+    ties = sf_client.query("SELECT SystemModstamp FROM Contact WHERE LastName = 'Tie'")
+    assert len({record["SystemModstamp"] for record in ties}) == 1
+    recording = Recording(warehouse)
+
+    summary = sync(contacts, [recording], page_size=1_000)
+
+    expected = with_emails(sf_client)
+    assert summary.status is RunStatus.SUCCEEDED, summary.error
+    assert summary.counts.delivered == expected
+    assert len(recording.settled_ids) == len(set(recording.settled_ids)) == expected
+    assert people_count(warehouse) == expected
