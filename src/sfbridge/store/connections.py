@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sfbridge.errors import ConfigError
@@ -148,16 +147,11 @@ class ConnectionStore:
             created_at=now,
             updated_at=now,
         )
-        try:
-            with self._database.session(write=True) as session:
-                session.add(row)
-                session.flush()
-                return _to_record(row)
-        except IntegrityError:
-            raise ConfigError(
-                f"a connection named {record.name!r} already exists; "
-                f"choose another name or remove that one first"
-            ) from None
+        taken = (
+            f"a connection named {record.name!r} already exists; "
+            "choose another name or remove that one first"
+        )
+        return _to_record(self._database.insert_unique(row, taken=taken))
 
     def get(self, name: str) -> ConnectionRecord:
         """The connection called ``name``; a ConfigError listing the known names if none."""

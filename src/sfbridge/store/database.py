@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -20,11 +20,13 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sfbridge.config import Settings
 from sfbridge.errors import ConfigError
+
+R = TypeVar("R")
 
 DATABASE_FILE_NAME = "state.sqlite"
 URL_ENV_VAR = "SFBRIDGE_DATABASE_URL"
@@ -100,6 +102,19 @@ class Database:
             if write:
                 session.connection(execution_options={_WRITE_LOCK_OPTION: True})
             yield session
+
+    def insert_unique(self, row: R, *, taken: str) -> R:
+        """Insert ``row`` (flushed, so its id is set); a unique-name clash is a ConfigError
+        whose message is ``taken`` (it names the value and what to do)."""
+        try:
+            with self.session(write=True) as session:
+                session.add(row)
+                session.flush()
+                session.refresh(row)
+                session.expunge(row)
+                return row
+        except IntegrityError:
+            raise ConfigError(taken) from None
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (``None`` before any migration)."""

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sfbridge.errors import ConfigError, FatalError, RetriableError
@@ -221,16 +220,11 @@ class SyncStore:
             created_at=now,
             updated_at=now,
         )
-        try:
-            with self._database.session(write=True) as session:
-                session.add(row)
-                session.flush()
-                return _to_sync(row)
-        except IntegrityError:
-            raise ConfigError(
-                f"a sync named {spec.name!r} already exists; "
-                f"choose another name or update that one instead"
-            ) from None
+        taken = (
+            f"a sync named {spec.name!r} already exists; "
+            "choose another name or update that one instead"
+        )
+        return _to_sync(self._database.insert_unique(row, taken=taken))
 
     def get(self, name: str) -> SyncRecord:
         """The sync called ``name``; a ConfigError listing the known names if none."""
