@@ -8,9 +8,10 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from sfbridge.backoff import parse_retry_after
 from sfbridge.errors import ConfigError
 from sfbridge.salesforce import RETRY_TABLE, Action, RetryPolicy, Rule, rule_for
-from sfbridge.salesforce.retry import DEFAULT_RULE, TRANSPORT_ERROR, parse_retry_after
+from sfbridge.salesforce.retry import DEFAULT_RULE, TRANSPORT_ERROR
 
 from .conftest import Answer, FakeOrg, answer, error_answer
 

@@ -38,8 +38,8 @@ import httpx
 from pydantic import Field, HttpUrl, SecretStr
 
 from sfbridge import __version__
+from sfbridge.backoff import Backoff, parse_retry_after
 from sfbridge.messages import MAX_MESSAGE_BYTES, Message
-from sfbridge.salesforce.retry import RetryPolicy, parse_retry_after
 
 from .base import (
     DeliveryResult,
@@ -127,7 +127,7 @@ class WebhookDestination(Destination):
         """``transport``, ``sleep``, ``jitter`` and ``clock`` are seams for tests."""
         self.name = spec.name or spec.kind
         self._spec = spec
-        self._policy = RetryPolicy(
+        self._policy = Backoff(
             max_attempts=spec.max_attempts,
             base_delay=spec.base_delay_seconds,
             max_delay=spec.max_delay_seconds,

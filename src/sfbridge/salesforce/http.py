@@ -23,9 +23,11 @@ from urllib.parse import quote
 
 import httpx
 
+from sfbridge.backoff import parse_retry_after
+
 from .errors import ErrorContext, MultipleMatchesError, SalesforceConfigError, SalesforceError
 from .limits import ApiMeter, parse_limit_info
-from .retry import TRANSPORT_ERROR, Action, RetryPolicy, parse_retry_after, rule_for
+from .retry import TRANSPORT_ERROR, Action, RetryPolicy, rule_for
 
 T = TypeVar("T")
 
