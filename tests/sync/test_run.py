@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -30,6 +31,7 @@ from sfbridge.destinations.warehouse_schema import people
 from sfbridge.emulators.salesforce.server import RunningEmulator, start_emulator
 from sfbridge.messages import Message
 from sfbridge.salesforce import ClientCredentialsGrant, HttpOptions, OAuthSession, SalesforceClient
+from sfbridge.salesforce.http import DEFAULT_API_VERSION
 from sfbridge.store import Database, RunStatus, RunTrigger, SyncStore
 from sfbridge.sync import (
     CursorSettings,
@@ -326,6 +328,98 @@ def test_a_bulk_run_failed_mid_way_is_resumed_from_its_job_and_locator(
     settled = failing.settled_ids + healthy.settled_ids
     assert len(settled) == len(set(settled)) == expected
     assert people_count(warehouse) == expected
+
+
+def test_a_bulk_run_delivers_address_fields_as_rest_gives_them(
+    sync: RunSync,
+    sync_store: SyncStore,
+    sf_client: SalesforceClient,
+    warehouse: WarehouseDestination,
+) -> None:
+    spec = template("contacts", connection="prod", destinations=["warehouse"], enabled=True)
+    fields = [*spec.model_dump()["fields"], "MailingAddress"]
+    spec = SyncSpec.model_validate({**spec.model_dump(), "name": "addresses", "fields": fields})
+    sync_store.add(spec)
+    (addressed,) = sf_client.create_records(
+        "Contact",
+        [
+            {
+                "LastName": "Addressed",
+                "Email": "addressed@example.com",
+                "MailingStreet": "1 Infinite Loop",
+                "MailingCity": "Cupertino",
+                "MailingPostalCode": "95014",
+                "MailingLatitude": 37.33,
+            }
+        ],
+    )
+    assert addressed.id is not None
+
+    summary = sync(spec, bulk_threshold=10, page_size=40)
+
+    assert summary.status is RunStatus.SUCCEEDED, summary.error
+    assert summary.api is ReadApi.BULK
+    assert people_count(warehouse) == with_emails(sf_client)
+    over_rest = {
+        r["Id"]: r["MailingAddress"]
+        for r in sf_client.query(f"SELECT Id, MailingAddress FROM Contact WHERE {FILTER}")
+    }
+    assert over_rest[addressed.id] == {
+        "city": "Cupertino",
+        "country": None,
+        "geocodeAccuracy": None,
+        "latitude": 37.33,
+        "longitude": None,
+        "postalCode": "95014",
+        "state": None,
+        "street": "1 Infinite Loop",
+    }
+    for record_id, address in over_rest.items():
+        traits = person(warehouse, record_id)
+        assert traits is not None, record_id
+        assert traits.get("MailingAddress") == address  # a null trait is cleared
+
+
+def test_a_bulk_resume_whose_job_was_deleted_reads_the_window_again_over_rest(
+    sync: RunSync,
+    contacts: SyncSpec,
+    sf_client: SalesforceClient,
+    sync_store: SyncStore,
+    warehouse: WarehouseDestination,
+    org_server: RunningEmulator,
+) -> None:
+    expected = with_emails(sf_client)
+    page_size = math.ceil(expected / 3)
+    failed = sync(
+        contacts, [Recording(warehouse, refuse_call=2)], bulk_threshold=10, page_size=page_size
+    )
+    assert failed.status is RunStatus.FAILED and failed.api is ReadApi.BULK
+    saved = sync_store.cursor(contacts.name)
+    assert saved is not None and saved.resume_state is not None
+    job_id = saved.resume_state["job_id"]
+    assert job_id
+    # Salesforce deletes finished jobs after some days; here, at once.
+    tokens = sf_client.connect()
+    deleted = httpx.delete(
+        f"{tokens.instance_url}/services/data/v{DEFAULT_API_VERSION}/jobs/query/{job_id}",
+        headers={"Authorization": f"Bearer {tokens.access_token}"},
+        verify=org_server.trust(),
+    )
+    assert deleted.status_code == 204, deleted.text
+
+    resumed = sync(contacts, bulk_threshold=10, page_size=page_size)
+
+    assert resumed.status is RunStatus.SUCCEEDED, resumed.error
+    assert resumed.resumed and resumed.window == failed.window
+    assert resumed.api is ReadApi.REST
+    assert len(resumed.warnings) == 1 and job_id in resumed.warnings[0]
+    assert "no longer exists" in (sync_store.runs(contacts.name)[0].error or "")
+    assert sync_store.cursor(contacts.name).resume_state is None  # type: ignore[union-attr]
+    in_org = {r["Id"] for r in sf_client.query(f"SELECT Id FROM Contact WHERE {FILTER}")}
+    with warehouse.engine.connect() as connection:
+        assert set(connection.scalars(select(people.c.id))) == in_org
+    # The next run goes on from the window's end as usual.
+    assert sync(contacts).status is RunStatus.SUCCEEDED
 
 
 def test_records_that_cannot_be_mapped_are_kept_and_the_run_goes_on(

@@ -22,6 +22,9 @@ normalised so both give the same messages, byte for byte:
   milliseconds and ``Z``; a date becomes ``YYYY-MM-DD``;
 - a float with an integral value becomes an int: REST's JSON may write
   ``5.0E7`` where Bulk's CSV says ``50000000``;
+- an address or location field missing from a Bulk record (Bulk reads only
+  its components) is rebuilt from them as REST gives it, when the mapper was
+  built with the object's describe (``sync.compound``);
 - a dotted path (``Account.Name``) is read through the parents, and an empty
   lookup (``"Account": null``) gives null; ``attributes`` are never sent.
 
@@ -55,7 +58,9 @@ from sfbridge.messages import (
     Traits,
     message_id,
 )
+from sfbridge.salesforce.describe import ObjectDescribe
 
+from .compound import compound_components, with_compounds
 from .formats import ID_FIELD, EventFormat, ObjectFormat, PersonFormat, RelationshipFormat
 from .plan import record_key
 from .spec import CURSOR_FIELD, SyncSpec
@@ -258,11 +263,23 @@ class RecordValues:
 class RecordMapper:
     """Maps the records of one sync to messages; build it once per run, it keeps no state."""
 
-    def __init__(self, spec: SyncSpec, *, object_type_id: str | None = None) -> None:
-        """Prepare for ``spec``; ``object_type_id`` is needed when the spec's type has none."""
+    def __init__(
+        self,
+        spec: SyncSpec,
+        *,
+        object_type_id: str | None = None,
+        describe: ObjectDescribe | None = None,
+    ) -> None:
+        """Prepare for ``spec``; ``object_type_id`` is needed when the spec's type has none.
+
+        With the object's ``describe``, a Bulk record's address and location
+        components become the compound value REST gives (``sync.compound``);
+        without it such a record fails for lack of the compound field.
+        """
         self.spec = spec
         self._type_id = resolve_object_type_id(spec, object_type_id)
         self._paths = spec.read_fields
+        self._compounds = {} if describe is None else compound_components(describe, self._paths)
         self._fields = tuple((mapping.source, mapping.target) for mapping in spec.fields)
         builders: dict[str, Callable[[RecordValues, str, Context], Message]] = {
             "person": self._person,
@@ -274,6 +291,7 @@ class RecordMapper:
 
     def map(self, record: Mapping[str, Any]) -> list[Message]:
         """The messages for one REST or Bulk record; ``RecordMappingError`` if it has none."""
+        record = with_compounds(record, self._compounds)
         values = RecordValues.read(self.spec, record, self._paths)
         if values.record_id is None:
             raise values.error(f"has no {ID_FIELD}; select it (every sync reads it)", ID_FIELD)

@@ -19,6 +19,13 @@ and adds a resume state (``_Resume``): the window, where reading stands and
 the boundary keys collected so far. A run that finds one (its predecessor
 died or failed mid-way) finishes that same window first, so nothing is lost
 or sent twice; the next run plans a new window from its end.
+
+A Bulk read selects address and location fields as their components; the
+record mapper rebuilds each compound as REST gives it, so both APIs deliver
+the same messages. Salesforce deletes finished Bulk jobs after some days: a
+resume whose job is gone reads the same window again over REST from its
+start (destinations drop repeated message ids, the boundary keys what the
+previous window sent), and the run notes it in ``warnings``.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from sfbridge.messages import Message
 from sfbridge.salesforce.bulk2_query import BulkQueryResult
 from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import ObjectDescribe
-from sfbridge.salesforce.errors import SalesforceConfigError
+from sfbridge.salesforce.errors import SalesforceConfigError, SalesforceError
 from sfbridge.salesforce.rest import Record
 from sfbridge.salesforce.soql_builder import Select
 from sfbridge.salesforce.soql_validate import ValidatedFilter
@@ -109,7 +116,9 @@ class RunSummary:
 
     ``status`` is ``skipped`` with no ``run_id`` when another run of the
     sync was in progress; ``resumed`` says the run finished a window a
-    previous run had left unfinished.
+    previous run had left unfinished. ``warnings`` say what went otherwise
+    than planned without failing the run (a successful run's record keeps
+    them as its ``error``).
     """
 
     sync: str
@@ -120,6 +129,7 @@ class RunSummary:
     api: ReadApi | None = None
     resumed: bool = False
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 class _Phase(StrEnum):
@@ -187,6 +197,22 @@ def _dump_key(key: RecordKey) -> list[str]:
 
 def _load_key(data: list[str]) -> RecordKey:
     return RecordKey(data[0], datetime.fromisoformat(data[1]))
+
+
+class _BulkJobGone(Exception):
+    """The Bulk job a resume would go on with no longer exists (Salesforce deleted it)."""
+
+    def __init__(self, job_id: str, error: SalesforceError) -> None:
+        self.job_id = job_id
+        super().__init__(
+            f"Bulk job {job_id} no longer exists ({error}); the window was read again "
+            "over REST from its start"
+        )
+
+
+def _job_gone(error: SalesforceError) -> bool:
+    """True when ``error`` says the job asked for does not exist (deleted after some days)."""
+    return error.error_code == "NOT_FOUND" or error.status == 404
 
 
 class _Unsettled(Exception):
@@ -288,12 +314,13 @@ class _Run:
         self.calls_mark = client.api_calls
         self.counts = RunCounts()
         self.api: ReadApi | None = None
+        self.warnings: list[str] = []
 
     def execute(self, resume: _Resume | None, bulk_threshold: int) -> RunSummary:
         """Read and deliver the whole window, then finish the run; never leaves it running."""
         try:
             status = self._read_window(resume, bulk_threshold)
-            self._finish(status)
+            self._finish(status, "; ".join(self.warnings) or None)
             return self._summary(status, resume)
         except (_Unsettled, SfbridgeError) as error:
             self._finish(RunStatus.FAILED, str(error))
@@ -314,6 +341,7 @@ class _Run:
             self.api,
             resumed=resume is not None,
             error=error,
+            warnings=tuple(self.warnings),
         )
 
     def _finish(self, status: RunStatus, error: str | None = None) -> None:
@@ -339,6 +367,8 @@ class _Run:
         describe = self.client.describe(self.spec.object)
         check = check_against_describe(self.spec, describe, self._related)
         check.raise_if_invalid()
+        # With the describe, a Bulk record's address components become the compound.
+        self.mapper = RecordMapper(self.spec, object_type_id=self.object_type_id, describe=describe)
         fields = list(self.spec.read_fields)
         if resume is None:
             resume = _Resume(
@@ -350,7 +380,20 @@ class _Run:
         self.api = resume.api
         if resume.phase is _Phase.RECORDS:
             if resume.api is ReadApi.BULK:
-                resume = self._read_bulk(resume, expand_compound(fields, describe), check.filter)
+                try:
+                    resume = self._read_bulk(
+                        resume, expand_compound(fields, describe), check.filter
+                    )
+                except _BulkJobGone as gone:
+                    self.warnings.append(str(gone))
+                    # From the window's start: the pages read before are sent
+                    # again, and destinations drop the repeated message ids.
+                    self.api = ReadApi.REST
+                    resume = self._read_rest(
+                        replace(resume, api=ReadApi.REST, after=None, job_id=None, locator=None),
+                        fields,
+                        check.filter,
+                    )
             else:
                 resume = self._read_rest(resume, fields, check.filter)
         if self.spec.delete_policy != DeletePolicy.IGNORE and self.window.start is not None:
@@ -385,14 +428,11 @@ class _Run:
         where: ValidatedFilter | None,
         threshold: int,
     ) -> ReadApi:
-        """Bulk for a large window, unless the spec reads compound fields.
+        """Bulk for a window of more than ``threshold`` records, REST otherwise.
 
-        Bulk API 2.0 returns an address as its components, and the record
-        mapper expects the compound as REST returns it; such a sync reads
-        over REST whatever its size.
+        Bulk reads address and location fields as their components, which
+        the record mapper (built with ``describe``) puts back together.
         """
-        if expand_compound(fields, describe) != fields:
-            return ReadApi.REST
         query = select_for_window(self.spec, self.window, (), where=where)
         # Select.count() is the whole COUNT() query; the client's count takes its condition.
         prefix = f"SELECT COUNT() FROM {query.sobject}"
@@ -438,16 +478,21 @@ class _Run:
 
         A Bulk job has no order, so the resume point is the job and its next
         locator. Salesforce deletes finished jobs after some days; a resume
-        of one already gone fails, and ``resync`` reads everything afresh.
+        of one already gone raises ``_BulkJobGone`` (the window is then read over REST).
         """
         result: BulkQueryResult
         if resume.job_id is None:
             query = select_for_window(self.spec, self.window, fields, where=where, api=ReadApi.BULK)
             result = self.client.bulk_query(query.soql(), page_size=self.page_size)
         else:
-            result = self.client.bulk_query_resume(
-                resume.job_id, resume.locator, page_size=self.page_size
-            )
+            try:
+                result = self.client.bulk_query_resume(
+                    resume.job_id, resume.locator, page_size=self.page_size
+                )
+            except SalesforceError as error:
+                if _job_gone(error):
+                    raise _BulkJobGone(resume.job_id, error) from error
+                raise
         for page in result.pages():
             rows = list(page.records())
             if page.next_locator is None:
