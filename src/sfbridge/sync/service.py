@@ -1,0 +1,412 @@
+"""What the ``sfbridge sync`` commands and ``sfbridge apply`` do, as library calls.
+
+The CLI (``cli/sync.py``) only parses options and prints; every decision is
+here, so the API and the console can make the same calls::
+
+    spec = build_spec("contacts", connection="prod", template_name="contacts")
+    added = add_sync(store, client, spec, project.destination_specs())
+    print(added.count, "records on the first run; enable with sfbridge sync resume contacts")
+
+A sync is saved **disabled** (``template()`` does the same): the product's
+flow is add, preview, then enable with ``sfbridge sync resume NAME``.
+
+Destinations are named. ``warehouse`` (SQLite at ``<home>/warehouse.sqlite``)
+always exists; others are declared in ``sfbridge.yaml`` under
+``destinations``, which also declares syncs under ``syncs`` for ``apply``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sfbridge.destinations import (
+    DeliveryResult,
+    Destination,
+    DestinationSpec,
+    RunInfo,
+    WarehouseSpec,
+    open_destination,
+)
+from sfbridge.errors import ConfigError
+from sfbridge.messages import Message
+from sfbridge.salesforce.client import SalesforceClient
+from sfbridge.salesforce.describe import ObjectDescribe
+from sfbridge.salesforce.errors import SalesforceConfigError
+from sfbridge.salesforce.soql_builder import Select
+from sfbridge.store.syncs import RunTrigger, SyncRecord, SyncStore
+
+from .formats import ID_FIELD, ObjectFormat, RelationshipFormat
+from .records import RecordMapper, RecordMappingError
+from .run import RunSummary, run_sync
+from .spec import CURSOR_FIELD, SyncSpec
+from .spec_check import SpecCheck, check_against_describe
+from .templates import TEMPLATES
+
+WAREHOUSE = "warehouse"
+"""The built-in destination: SQLite at ``<home>/warehouse.sqlite``."""
+PROJECT_FILE = "sfbridge.yaml"
+"""The project file ``apply`` and destination lookups read by default."""
+
+
+class Project(BaseModel):
+    """The contents of ``sfbridge.yaml``: named destinations and declared syncs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    destinations: dict[str, DestinationSpec] = Field(
+        default_factory=dict,
+        description=f"Destinations by name; '{WAREHOUSE}' is built in and may be overridden.",
+    )
+    syncs: list[SyncSpec] = Field(
+        default_factory=list, description="Syncs that 'sfbridge apply' creates or updates."
+    )
+
+    def destination_specs(self) -> dict[str, DestinationSpec]:
+        """Every destination by name: the built-in warehouse, then the declared ones."""
+        return {WAREHOUSE: WarehouseSpec(name=WAREHOUSE), **self.destinations}
+
+
+def config_error(error: ValidationError, where: str) -> ConfigError:
+    """A pydantic error as one ConfigError naming each wrong value's location."""
+    problems = "\n".join(
+        f"  - {'.'.join(str(part) for part in item['loc']) or '(top)'}: {item['msg']}"
+        for item in error.errors()
+    )
+    return ConfigError(f"{where} is not valid:\n{problems}")
+
+
+def load_project(path: Path, *, required: bool = False) -> Project:
+    """Read ``path`` (YAML); an empty project when it is missing and not ``required``."""
+    if not path.exists():
+        if required:
+            raise ConfigError(f"no project file {str(path)!r}; create it or name another one")
+        return Project()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    try:
+        return Project.model_validate(data)
+    except ValidationError as error:
+        raise config_error(error, str(path)) from None
+
+
+def parse_field(text: str) -> dict[str, str]:
+    """``"FirstName:first_name"`` (or ``"Email"``) as a field mapping's data."""
+    source, _, target = text.partition(":")
+    return {"source": source.strip(), "target": target.strip() or source.strip()}
+
+
+def parse_setting(text: str) -> tuple[list[str], str]:
+    """``"object_type.plural=Accounts"`` as its key path and value."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise ConfigError(f"format option {text!r} is not KEY=VALUE, e.g. email_field=Email")
+    return key.strip().split("."), value.strip()
+
+
+def build_spec(
+    name: str,
+    *,
+    connection: str,
+    template_name: str | None = None,
+    object_name: str | None = None,
+    format_type: str | None = None,
+    format_options: Sequence[str] = (),
+    fields: Sequence[str] = (),
+    filter_text: str | None = None,
+    interval: str | None = None,
+    destinations: Sequence[str] = (WAREHOUSE,),
+    delete_policy: str | None = None,
+) -> SyncSpec:
+    """A disabled sync spec from a template or an object and format, with overrides.
+
+    Given ``fields`` replace the template's; ``format_options`` (``KEY=VALUE``,
+    dotted for nested keys) set or change the format's settings.
+    """
+    data: dict[str, Any]
+    if template_name is not None:
+        if object_name is not None or format_type is not None:
+            raise ConfigError("give --template, or --object with --format, not both")
+        chosen = TEMPLATES.get(template_name)
+        if chosen is None:
+            raise ConfigError(
+                f"no sync template {template_name!r}; choose one of: {', '.join(TEMPLATES)}"
+            )
+        data = {
+            "object": chosen.object,
+            "format": chosen.format.model_dump(mode="json", exclude_none=True),
+            "fields": [m.model_dump(mode="json") for m in chosen.fields],
+            "filter": chosen.filter,
+        }
+    elif object_name is not None and format_type is not None:
+        data = {"object": object_name, "format": {"type": format_type}}
+    else:
+        raise ConfigError(
+            "say what to sync: --template (contacts, leads, accounts or a preset) "
+            "or --object with --format (person, object, relationship or event)"
+        )
+    for option in format_options:
+        keys, value = parse_setting(option)
+        target: dict[str, Any] = data["format"]
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = value
+    if fields:
+        data["fields"] = [parse_field(text) for text in fields]
+    if filter_text is not None:
+        data["filter"] = filter_text
+    if interval is not None:
+        data["interval"] = interval
+    if delete_policy is not None:
+        data["delete_policy"] = delete_policy
+    data |= {
+        "name": name,
+        "connection": connection,
+        "destinations": list(destinations),
+        "enabled": False,
+    }
+    try:
+        return SyncSpec.model_validate(data)
+    except ValidationError as error:
+        raise config_error(error, f"sync {name!r}") from None
+
+
+def check_destinations(spec: SyncSpec, known: Mapping[str, DestinationSpec]) -> None:
+    """A ConfigError when ``spec`` names a destination neither built in nor declared."""
+    for index, name in enumerate(spec.destinations):
+        if name not in known:
+            raise ConfigError(
+                f"sync {spec.name!r}: destinations[{index}] {name!r} is not a destination; "
+                f"use {', '.join(sorted(known))} or declare it in {PROJECT_FILE}"
+            )
+
+
+def check_spec(spec: SyncSpec, client: SalesforceClient) -> SpecCheck:
+    """Check ``spec`` against the org's describe; a ConfigError listing every error."""
+    try:
+        describe = client.describe(spec.object)
+    except SalesforceConfigError as error:
+        raise ConfigError(f"sync {spec.name!r}: object {spec.object!r}: {error}") from None
+
+    def related(name: str) -> ObjectDescribe | None:
+        try:
+            return client.describe(name)
+        except SalesforceConfigError:
+            return None
+
+    check = check_against_describe(spec, describe, related)
+    check.raise_if_invalid()
+    return check
+
+
+def count_records(spec: SyncSpec, client: SalesforceClient, check: SpecCheck) -> int:
+    """How many records match the spec's filter now: what a first run reads."""
+    return client.count(spec.object, None if check.filter is None else check.filter.text)
+
+
+@dataclass(frozen=True)
+class AddedSync:
+    """A saved sync, how many records its first run will read, and the check's warnings."""
+
+    record: SyncRecord
+    count: int
+    warnings: tuple[str, ...]
+
+
+def add_sync(
+    store: SyncStore,
+    client: SalesforceClient,
+    spec: SyncSpec,
+    destinations: Mapping[str, DestinationSpec],
+) -> AddedSync:
+    """Check ``spec`` against the org and count its records, then save it (nothing if invalid)."""
+    check_destinations(spec, destinations)
+    check = check_spec(spec, client)
+    count = count_records(spec, client, check)
+    record = store.add(spec)
+    warnings = [str(warning) for warning in check.warnings]
+    if (
+        isinstance(spec.format, ObjectFormat | RelationshipFormat)
+        and spec.format.object_type.object_type_id is None
+    ):
+        warnings.append(
+            f"format.object_type: {spec.format.object_type.plural!r} has no object_type_id; "
+            "set it (--format-option object_type.object_type_id=1) before preview or run"
+        )
+    return AddedSync(record, count, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Sample records as they will be delivered, with the fields read and the total count."""
+
+    sync: str
+    fields: tuple[str, ...]
+    total: int
+    messages: tuple[Message, ...]
+    failures: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values for ``--json``."""
+        return {
+            "sync": self.sync,
+            "fields": list(self.fields),
+            "total": self.total,
+            "messages": [m.to_dict() for m in self.messages],
+            "failures": list(self.failures),
+        }
+
+
+def preview_sync(spec: SyncSpec, client: SalesforceClient, limit: int = 5) -> Preview:
+    """Read ``limit`` records of ``spec`` and map them exactly as a run would."""
+    if limit < 1:
+        raise ConfigError(f"limit {limit} must be 1 or more")
+    check = check_spec(spec, client)
+    query = Select(spec.object).fields(ID_FIELD, CURSOR_FIELD, *spec.read_fields)
+    if check.filter is not None:
+        query = query.where_raw(check.filter)
+    query = query.order_by(CURSOR_FIELD, ID_FIELD).limit(limit)
+    mapper = RecordMapper(spec)
+    messages: list[Message] = []
+    failures: list[str] = []
+    for record in client.query(query.soql()):
+        try:
+            messages += mapper.map(record)
+        except RecordMappingError as error:
+            failures.append(str(error))
+    return Preview(
+        spec.name,
+        spec.read_fields,
+        count_records(spec, client, check),
+        tuple(messages),
+        tuple(failures),
+    )
+
+
+class ObservedDestination(Destination):
+    """A destination that reports each delivered batch's size: the CLI's progress hook."""
+
+    def __init__(self, inner: Destination, on_delivered: Callable[[int], None]) -> None:
+        """Wrap ``inner``; ``on_delivered(n)`` after each batch ``inner`` took."""
+        self.inner = inner
+        self.name = inner.name
+        self._on_delivered = on_delivered
+
+    def deliver(self, batch: Sequence[Message]) -> DeliveryResult:
+        """Deliver through ``inner`` and report how many it took."""
+        result = self.inner.deliver(batch)
+        self._on_delivered(len(result.delivered))
+        return result
+
+    def close(self) -> None:
+        """Close ``inner``."""
+        self.inner.close()
+
+
+def open_destinations(
+    spec: SyncSpec, known: Mapping[str, DestinationSpec], run: RunInfo
+) -> list[Destination]:
+    """The destinations ``spec`` names, opened for ``run`` (closed again if one fails to open)."""
+    check_destinations(spec, known)
+    if not spec.destinations:
+        raise ConfigError(
+            f"sync {spec.name!r} has no destinations; add one (for example {WAREHOUSE})"
+        )
+    opened: list[Destination] = []
+    try:
+        for name in spec.destinations:
+            settings = known[name]
+            if settings.name is None:
+                settings = settings.model_copy(update={"name": name})
+            opened.append(open_destination(settings, run))
+    except BaseException:
+        for destination in opened:
+            destination.close()
+        raise
+    return opened
+
+
+def run_now(
+    spec: SyncSpec,
+    client: SalesforceClient,
+    store: SyncStore,
+    destinations: Sequence[Destination],
+    *,
+    resync: bool = False,
+) -> RunSummary:
+    """Run ``spec`` once now (a manual run, paused or not) to ``destinations``."""
+    return run_sync(
+        spec,
+        client=client,
+        destinations=destinations,
+        state=store,
+        now=lambda: datetime.now(UTC),
+        resync=resync,
+        trigger=RunTrigger.MANUAL,
+    )
+
+
+def failure_reasons(store: SyncStore, name: str) -> dict[str, int]:
+    """How many kept failed records of ``name`` there are, by reason, most common first."""
+    return dict(Counter(failure.reason for failure in store.failures(name)).most_common())
+
+
+def resume_sync(store: SyncStore, name: str) -> SyncRecord:
+    """Enable ``name``; a ConfigError when it has nowhere to deliver."""
+    if not store.get(name).spec.destinations:
+        raise ConfigError(f"sync {name!r} has no destinations; add one before resuming it")
+    return store.set_enabled(name, True)
+
+
+class Applied(StrEnum):
+    """What ``apply_project`` did with one declared sync."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+def apply_project(
+    project: Project,
+    store: SyncStore,
+    client_for: Callable[[str], SalesforceClient],
+) -> list[tuple[str, Applied]]:
+    """Create or update every sync ``project`` declares, after checking all of them.
+
+    ``client_for(connection)`` gives a client on a connection. Nothing is
+    saved unless every sync fits its org and names known destinations.
+    """
+    known = project.destination_specs()
+    names = [spec.name for spec in project.syncs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"sync {repeated[0]!r} is declared twice; declare each sync once")
+    for index, spec in enumerate(project.syncs):
+        try:
+            check_destinations(spec, known)
+            check_spec(spec, client_for(spec.connection))
+        except ConfigError as error:
+            raise ConfigError(f"syncs[{index}]: {error}") from None
+    existing = {record.name: record for record in store.list()}
+    outcomes: list[tuple[str, Applied]] = []
+    for spec in project.syncs:
+        current = existing.get(spec.name)
+        if current is None:
+            store.add(spec)
+            outcomes.append((spec.name, Applied.CREATED))
+        elif current.spec == spec:
+            outcomes.append((spec.name, Applied.UNCHANGED))
+        else:
+            store.update(spec)
+            outcomes.append((spec.name, Applied.UPDATED))
+    return outcomes
