@@ -405,9 +405,9 @@ class _Run:
                 check.filter,
             )
         boundary = {key for key in resume.boundary if key.modstamp >= self._boundary_since}
-        self.state.commit_checkpoint(
-            self.run_id, self.window.end, boundary, None, self._take_calls(RunCounts())
-        )
+        final = self._take_calls(RunCounts())
+        self.counts += final
+        self.state.commit_checkpoint(self.run_id, self.window.end, boundary, None, final)
         return RunStatus.PARTIAL if self.counts.failed else RunStatus.SUCCEEDED
 
     @property
