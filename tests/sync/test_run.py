@@ -482,3 +482,15 @@ def test_records_sharing_one_modstamp_across_pages_are_delivered_exactly_once(
     assert summary.counts.delivered == expected
     assert len(recording.settled_ids) == len(set(recording.settled_ids)) == expected
     assert people_count(warehouse) == expected
+
+
+def test_a_run_with_nothing_new_still_reports_the_calls_it_spent(
+    sync: RunSync, contacts: SyncSpec, sync_store: SyncStore
+) -> None:
+    sync(contacts)
+    summary = sync(contacts)
+
+    assert summary.status is RunStatus.SUCCEEDED, summary.error
+    assert summary.counts.records_read == 0
+    latest = sync_store.runs(contacts.name)[0]
+    assert summary.counts.api_calls == latest.counts.api_calls >= 1
