@@ -138,7 +138,7 @@ def test_the_wire_format_is_the_specs_camel_case() -> None:
             "salesforce": {
                 "object": "Contact",
                 "id": CONTACT_ID,
-                "systemModstamp": "2024-05-01T12:30:15.123000Z",
+                "systemModstamp": "2024-05-01T12:30:15.123Z",
                 "record": {"Id": CONTACT_ID, "Email": "ada@example.com"},
             },
         },

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NamedTuple, Required, Self, TypedDict, Unpack
 
@@ -37,6 +37,7 @@ from pydantic import (
     PrivateAttr,
     TypeAdapter,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -160,6 +161,16 @@ class SalesforceOrigin(_Model):
         if not is_valid_id(value):
             raise ValueError(f"not a Salesforce record Id: {value!r}")
         return value
+
+    @field_validator("system_modstamp")
+    @classmethod
+    def _to_milliseconds(cls, value: datetime) -> datetime:
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+    @field_serializer("system_modstamp")
+    def _milliseconds(self, value: datetime) -> str:
+        # SystemModstamp has millisecond precision; write it the way the record does.
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Context(BaseModel):
