@@ -14,6 +14,7 @@ from sfbridge.secrets import install_secret_log_filter
 from .connect import connect_app
 from .connections import connections_app
 from .emulate import emulate_app
+from .scheduler import schedule_app
 from .sync import apply, sync_app
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(emulate_app, name="emulate")
 app.add_typer(connect_app, name="connect")
 app.add_typer(connections_app, name="connections")
 app.add_typer(sync_app, name="sync")
+app.add_typer(schedule_app, name="schedule")
 app.command("apply")(apply)
 
 

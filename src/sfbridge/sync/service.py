@@ -17,6 +17,8 @@ always exists; others are declared in ``sfbridge.yaml`` under
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sfbridge.connect.salesforce import open_client
 from sfbridge.destinations import (
     DeliveryResult,
     Destination,
@@ -42,6 +45,7 @@ from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import ObjectDescribe
 from sfbridge.salesforce.errors import SalesforceConfigError
 from sfbridge.salesforce.soql_builder import Select
+from sfbridge.store.connections import ConnectionStore
 from sfbridge.store.syncs import RunTrigger, SyncRecord, SyncStore
 
 from .formats import ID_FIELD, ObjectFormat, RelationshipFormat
@@ -343,8 +347,9 @@ def run_now(
     destinations: Sequence[Destination],
     *,
     resync: bool = False,
+    trigger: RunTrigger = RunTrigger.MANUAL,
 ) -> RunSummary:
-    """Run ``spec`` once now (a manual run, paused or not) to ``destinations``."""
+    """Run ``spec`` once now (manual unless ``trigger`` says otherwise, paused or not)."""
     return run_sync(
         spec,
         client=client,
@@ -352,8 +357,26 @@ def run_now(
         state=store,
         now=lambda: datetime.now(UTC),
         resync=resync,
-        trigger=RunTrigger.MANUAL,
+        trigger=trigger,
     )
+
+
+def run_named(
+    name: str,
+    *,
+    store: SyncStore,
+    connections: ConnectionStore,
+    known: Mapping[str, DestinationSpec],
+    home: Path,
+    trigger: RunTrigger,
+) -> RunSummary:
+    """Run the sync called ``name`` once: open its client and destinations, run, close them."""
+    spec = store.get(name).spec
+    info = RunInfo(sync=name, run_id=f"{trigger}-{int(time.time())}", home=home)
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(open_client(connections, spec.connection))
+        destinations = [stack.enter_context(d) for d in open_destinations(spec, known, info)]
+        return run_now(spec, client, store, destinations, trigger=trigger)
 
 
 def failure_reasons(store: SyncStore, name: str) -> dict[str, int]:
