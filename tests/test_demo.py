@@ -21,3 +21,6 @@ def test_demo_tour_runs_and_reports_each_step() -> None:
     assert "queryAll found 1 deleted contact(s); the same query on /query finds 0." in out
     assert "500 created, 1 refused (REQUIRED_FIELD_MISSING on row 500)" in out
     assert "API calls used:" in out
+    assert "What moved, and what it cost" in out
+    assert "changing the org: 3 contacts updated, 2 created, 1 deleted" in out
+    assert "warehouse people after the second runs:" in out

@@ -16,6 +16,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from sfbridge.demo_sync import data_in_tour
 from sfbridge.emulators.salesforce.server import RunningEmulator, start_emulator
 from sfbridge.salesforce import ClientCredentialsGrant, HttpOptions, OAuthSession, SalesforceClient
 
@@ -153,6 +154,7 @@ def main() -> None:
                 f"seeded {sum(report.counts.values()):,} records in {report.seconds:.1f}s"
             )
         tour(running, console)
+        data_in_tour(running, console, data_dir / "sfbridge-home")
     finally:
         running.stop()
     console.print(
