@@ -303,7 +303,7 @@ def test_a_run_failed_mid_way_is_finished_by_the_next_without_loss_or_repeats(
 def test_a_large_window_is_read_with_bulk(
     sync: RunSync, contacts: SyncSpec, sf_client: SalesforceClient, warehouse: WarehouseDestination
 ) -> None:
-    summary = sync(contacts, bulk_threshold=10, page_size=40)
+    summary = sync(contacts, bulk_threshold=10, page_size=40, bulk_page_size=40)
 
     assert summary.status is RunStatus.SUCCEEDED, summary.error
     assert summary.api is ReadApi.BULK
@@ -318,9 +318,13 @@ def test_a_bulk_run_failed_mid_way_is_resumed_from_its_job_and_locator(
     page_size = math.ceil(expected / 3)
     failing = Recording(warehouse, refuse_call=2)
 
-    failed = sync(contacts, [failing], bulk_threshold=10, page_size=page_size)
+    failed = sync(
+        contacts, [failing], bulk_threshold=10, page_size=page_size, bulk_page_size=page_size
+    )
     healthy = Recording(warehouse)
-    resumed = sync(contacts, [healthy], bulk_threshold=10, page_size=page_size)
+    resumed = sync(
+        contacts, [healthy], bulk_threshold=10, page_size=page_size, bulk_page_size=page_size
+    )
 
     assert failed.status is RunStatus.FAILED
     assert failed.counts.delivered == page_size
@@ -357,7 +361,7 @@ def test_a_bulk_run_delivers_address_fields_as_rest_gives_them(
     )
     assert addressed.id is not None
 
-    summary = sync(spec, bulk_threshold=10, page_size=40)
+    summary = sync(spec, bulk_threshold=10, page_size=40, bulk_page_size=40)
 
     assert summary.status is RunStatus.SUCCEEDED, summary.error
     assert summary.api is ReadApi.BULK
@@ -393,7 +397,11 @@ def test_a_bulk_resume_whose_job_was_deleted_reads_the_window_again_over_rest(
     expected = with_emails(sf_client)
     page_size = math.ceil(expected / 3)
     failed = sync(
-        contacts, [Recording(warehouse, refuse_call=2)], bulk_threshold=10, page_size=page_size
+        contacts,
+        [Recording(warehouse, refuse_call=2)],
+        bulk_threshold=10,
+        page_size=page_size,
+        bulk_page_size=page_size,
     )
     assert failed.status is RunStatus.FAILED and failed.api is ReadApi.BULK
     saved = sync_store.cursor(contacts.name)
@@ -409,7 +417,7 @@ def test_a_bulk_resume_whose_job_was_deleted_reads_the_window_again_over_rest(
     )
     assert deleted.status_code == 204, deleted.text
 
-    resumed = sync(contacts, bulk_threshold=10, page_size=page_size)
+    resumed = sync(contacts, bulk_threshold=10, page_size=page_size, bulk_page_size=page_size)
 
     assert resumed.status is RunStatus.SUCCEEDED, resumed.error
     assert resumed.resumed and resumed.window == failed.window

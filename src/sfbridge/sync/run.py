@@ -40,6 +40,7 @@ from typing import Any, Protocol
 from sfbridge.destinations import DeliveryResult, Destination
 from sfbridge.errors import FatalError, SfbridgeError
 from sfbridge.messages import Message
+from sfbridge.salesforce.bulk2_query import DEFAULT_PAGE_SIZE as BULK_PAGE_ROWS
 from sfbridge.salesforce.bulk2_query import BulkQueryResult
 from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import ObjectDescribe
@@ -235,6 +236,7 @@ def run_sync(
     now: Callable[[], datetime],
     settings: CursorSettings = DEFAULT_CURSOR,
     page_size: int = REST_PAGE_ROWS,
+    bulk_page_size: int = BULK_PAGE_ROWS,
     resync: bool = False,
     trigger: RunTrigger = RunTrigger.SCHEDULE,
     bulk_threshold: int = BULK_THRESHOLD,
@@ -245,7 +247,8 @@ def run_sync(
     ``now`` is the clock that cuts the window (best Salesforce's, see
     ``plan_window``). ``resync`` reads every record again, ignoring the
     cursor and any unfinished window. A window holding more than
-    ``bulk_threshold`` records is read with Bulk API 2.0. ``object_type_id``
+    ``bulk_threshold`` records is read with Bulk API 2.0, ``bulk_page_size``
+    rows per results page and checkpoint (REST pages hold ``page_size``). ``object_type_id``
     is the resolved type of an object or relationship sync whose spec names none.
     Errors Salesforce or a destination report end the run as failed (in the
     summary); anything else also ends it, then propagates.
@@ -273,6 +276,7 @@ def run_sync(
         state=state,
         settings=settings,
         page_size=page_size,
+        bulk_page_size=bulk_page_size,
         run_id=run.id,
         window=window,
         saved=saved,
@@ -293,6 +297,7 @@ class _Run:
         state: SyncState,
         settings: CursorSettings,
         page_size: int,
+        bulk_page_size: int,
         run_id: int,
         window: Window,
         saved: CursorState | None,
@@ -304,6 +309,7 @@ class _Run:
         self.state = state
         self.settings = settings
         self.page_size = page_size
+        self.bulk_page_size = bulk_page_size
         self.run_id = run_id
         self.window = window
         self.previous_cursor = None if saved is None else saved.cursor
@@ -483,11 +489,11 @@ class _Run:
         result: BulkQueryResult
         if resume.job_id is None:
             query = select_for_window(self.spec, self.window, fields, where=where, api=ReadApi.BULK)
-            result = self.client.bulk_query(query.soql(), page_size=self.page_size)
+            result = self.client.bulk_query(query.soql(), page_size=self.bulk_page_size)
         else:
             try:
                 result = self.client.bulk_query_resume(
-                    resume.job_id, resume.locator, page_size=self.page_size
+                    resume.job_id, resume.locator, page_size=self.bulk_page_size
                 )
             except SalesforceError as error:
                 if _job_gone(error):
