@@ -291,7 +291,7 @@ def test_estimated_calls() -> None:
     assert estimated_calls(0, ReadApi.REST) == 1
     assert estimated_calls(2001, ReadApi.REST) == 2
     assert estimated_calls(1_000_000, ReadApi.REST) == 500
-    assert estimated_calls(1_000_000, ReadApi.BULK) == 24
+    assert estimated_calls(1_000_000, ReadApi.BULK) == 44  # 4 fixed + 40 pages of 25,000
 
 
 # -- compound and wide objects

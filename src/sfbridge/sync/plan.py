@@ -29,7 +29,6 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sfbridge.salesforce.bulk2_query import DEFAULT_PAGE_SIZE as BULK_PAGE_ROWS
 from sfbridge.salesforce.describe import ObjectDescribe
 from sfbridge.salesforce.rest import Record
 from sfbridge.salesforce.soql_builder import MAX_QUERY_URL_CHARS, F, Select
@@ -132,10 +131,15 @@ REST_PAGE_ROWS = 2_000
 BULK_FIXED_CALLS = 4
 # Where the estimates below cross: up to 10,000 records REST takes at most 5
 # calls, Bulk at least 5; beyond, Bulk costs fewer (1,000,000 records: 500
-# REST calls, 24 Bulk). Below it REST also answers sooner (no job to wait
+# REST calls, 44 Bulk). Below it REST also answers sooner (no job to wait
 # for) and spares the org's 10,000 Bulk query jobs a day, which other apps
 # share (pain point 3).
 BULK_THRESHOLD = 10_000
+# Rows per Bulk results page in a sync: one API call, one delivery and one
+# checkpoint each. 25,000 keeps a run's memory near 200 MB (a page of records
+# and its messages) for 40 calls per million rows; 50,000 halves the calls but
+# nearly doubles the memory (bench/sync.py measured 377 MB).
+BULK_PAGE_ROWS = 25_000
 
 
 def estimated_calls(count: int, api: ReadApi) -> int:

@@ -40,7 +40,6 @@ from typing import Any, Protocol
 from sfbridge.destinations import DeliveryResult, Destination
 from sfbridge.errors import FatalError, SfbridgeError
 from sfbridge.messages import Message
-from sfbridge.salesforce.bulk2_query import DEFAULT_PAGE_SIZE as BULK_PAGE_ROWS
 from sfbridge.salesforce.bulk2_query import BulkQueryResult
 from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import ObjectDescribe
@@ -60,6 +59,7 @@ from sfbridge.store.syncs import (
 
 from .deletes import DeletedRecord, delete_messages
 from .plan import (
+    BULK_PAGE_ROWS,
     BULK_THRESHOLD,
     DEFAULT_CURSOR,
     REST_PAGE_ROWS,
