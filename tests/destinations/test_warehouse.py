@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, inspect, select, text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Table, event, inspect, select, text
 
 from sfbridge.destinations import (
     Delivery,
@@ -20,6 +24,7 @@ from sfbridge.destinations import (
 from sfbridge.destinations.warehouse_schema import (
     events,
     objects,
+    open_engine,
     people,
     raw_table,
     relationships,
@@ -130,6 +135,94 @@ def test_messages_of_one_batch_apply_in_order(warehouse: WarehouseDestination) -
     )
 
     assert [p["traits"] for p in rows(warehouse, people)] == [{"email": "a@x.io"}]
+
+
+def test_a_large_batch_is_written_with_a_few_statements(warehouse: WarehouseDestination) -> None:
+    people_ids = [make_id("003", n) for n in range(1, 1201)]
+    batch: list[Message] = []
+    for n, person in enumerate(people_ids):
+        batch.append(identify(person, {"n": n}, context=contact(person, Email=f"{n}@x.io")))
+        batch.append(relate(person, COMPANY, {"role": "Buyer"}))
+        batch.append(Track(event="Signed Up", user_id=person, message_id=f"e{n}", timestamp=T0))
+    statements: list[str] = []
+    event.listen(
+        warehouse.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+    )
+
+    deliver(warehouse, *batch)
+
+    # Per message this would be ~12,000 statements; set-based, a few per 500 rows per table.
+    assert len(statements) < 60, statements[:10]
+    assert len(rows(warehouse, people)) == 1200
+    assert len(rows(warehouse, relationships)) == 1200
+    assert len(rows(warehouse, events)) == 1200
+    assert len(rows(warehouse, raw_table("Contact"))) == 1200
+
+
+_PEOPLE = [ALICE, BOB]
+_COMPANIES = [COMPANY, ObjectRef("1", GLOBEX)]
+_TRAITS = st.dictionaries(
+    st.sampled_from(["email", "city", "tier"]),
+    st.one_of(st.none(), st.just(""), st.sampled_from(["a", "b"]), st.integers(0, 3)),
+    max_size=3,
+)
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> list[Message]:
+    """A sequence of merges and deletes over two people and two companies."""
+    made: list[Message] = []
+    for n in range(draw(st.integers(1, 14))):
+        person = draw(st.sampled_from(_PEOPLE))
+        company = draw(st.sampled_from(_COMPANIES))
+        kind = draw(st.sampled_from(["identify", "group", "relate", "track", "delete", "suppress"]))
+        stamp = T0 + timedelta(minutes=draw(st.integers(0, 5)))
+        common: dict[str, Any] = {"message_id": f"m{n}", "timestamp": stamp}
+        if kind == "identify":
+            origin = contact(person, draw(st.integers(0, 5)), Title=draw(st.sampled_from("xy")))
+            made.append(Identify(user_id=person, traits=draw(_TRAITS), context=origin, **common))
+        elif kind == "group":
+            made.append(Group(group_id=company.object_id, traits=draw(_TRAITS), **common))
+        elif kind == "relate":
+            attributes = {"object_type_id": "1", "relationshipAttributes": draw(_TRAITS)}
+            made.append(
+                Group(group_id=company.object_id, user_id=person, traits=attributes, **common)
+            )
+        elif kind == "track":
+            made.append(Track(event="Clicked", user_id=person, **common))
+        elif kind == "delete":
+            made.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            user_deleted(person, **common),
+                            object_deleted(company, **common),
+                            relationship_deleted(person, company, **common),
+                        ]
+                    )
+                )
+            )
+        else:
+            made.append(user_suppressed(person, **common))
+    return made
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_messages())
+def test_one_batch_ends_like_the_same_messages_one_at_a_time(
+    tmp_path: Path, messages: list[Message]
+) -> None:
+    def applied(one_by_one: bool) -> dict[str, list[dict[str, Any]]]:
+        folder = Path(tempfile.mkdtemp(dir=tmp_path))
+        with WarehouseDestination(open_engine(f"sqlite:///{folder / 'w.sqlite'}")) as warehouse:
+            batches = [[m] for m in messages] if one_by_one else [messages]
+            for batch in batches:
+                deliver(warehouse, *batch)
+            return snapshot(warehouse)
+
+    assert applied(one_by_one=False) == applied(one_by_one=True)
 
 
 def test_group_merges_the_object_and_the_relationship(warehouse: WarehouseDestination) -> None:
