@@ -9,7 +9,7 @@ import pytest
 from sfbridge.emulators.salesforce.faults import FaultRule
 from sfbridge.emulators.salesforce.org import Org
 
-from .conftest import Api
+from .conftest import Api, login
 
 
 def test_injected_errors_have_real_statuses(api: Api, org: Org) -> None:
@@ -67,6 +67,20 @@ def test_sessions_expire_after_their_lifetime(api: Api, org: Org) -> None:
     assert response.json()[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
+def test_sessions_expire_every_nth_call(api: Api, org: Org) -> None:
+    org.faults.settings.session_lifetime_calls = 3
+    statuses = []
+    for _ in range(7):
+        response = api.get("/limits")
+        statuses.append(response.status_code)
+        if response.status_code == 401:
+            assert response.json()[0]["errorCode"] == "INVALID_SESSION_ID"
+            credentials = api.credentials
+            token = login(api.client, credentials, credentials.username, credentials.password)
+            api.client.headers["Authorization"] = f"Bearer {token}"
+    assert statuses == [200, 200, 401, 200, 200, 401, 200]
+
+
 def test_missing_token_is_invalid_session_and_not_counted(api: Api, org: Org) -> None:
     used = org.faults.api_used
     response = api.client.get(api.url("/limits"), headers={"Authorization": "Bearer nope"})
@@ -90,7 +104,11 @@ def test_admin_api_drives_the_same_state(api: Api, org: Org) -> None:
     assert api.get("/limits").status_code == 503
     client.delete("/__admin__/faults")
     assert api.get("/limits").status_code == 200
-    client.put("/__admin__/settings", json={"dailyApiRequests": 5000, "latencyMs": 0})
+    client.put(
+        "/__admin__/settings",
+        json={"dailyApiRequests": 5000, "latencyMs": 0, "sessionLifetimeCalls": 2000},
+    )
+    assert org.faults.settings.session_lifetime_calls == 2000
     assert api.get("/limits").json()["DailyApiRequests"]["Max"] == 5000
     bad = client.post("/__admin__/faults", json={"errorCode": "BOGUS"})
     assert bad.status_code == 400 and "BOGUS" in bad.json()["error"]

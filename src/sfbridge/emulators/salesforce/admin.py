@@ -63,7 +63,7 @@ class AdminResources:
 
     async def settings(self, request: Request) -> Response:
         """PUT ``latencyMs``, ``dailyApiRequests``, ``apiUsed``, ``sessionLifetimeSeconds``,
-        ``dailyBulkBatches``, ``dailyBulkQueryJobs``."""
+        ``sessionLifetimeCalls``, ``dailyBulkBatches``, ``dailyBulkQueryJobs``."""
         faults = self.org.faults
         try:
             body = await self._body(request)
@@ -80,6 +80,9 @@ class AdminResources:
             if "sessionLifetimeSeconds" in body:
                 value = body["sessionLifetimeSeconds"]
                 faults.settings.session_lifetime_seconds = None if value is None else float(value)
+            if "sessionLifetimeCalls" in body:
+                calls = body["sessionLifetimeCalls"]
+                faults.settings.session_lifetime_calls = None if calls is None else int(calls)
         except (ValueError, TypeError) as error:
             return _bad_request(str(error))
         return json_response(faults.snapshot())

@@ -70,6 +70,9 @@ class FaultSettings:
     latency_ms: float = 0.0
     daily_api_limit: int = 15000
     session_lifetime_seconds: float | None = None
+    # Every Nth API call finds all access tokens expired: a long job meets
+    # expiries at a known pace whatever its speed.
+    session_lifetime_calls: int | None = None
     # Bulk API allocations per 24 hours ("Bulk API and Bulk API 2.0 Limits and Allocations").
     daily_bulk_batch_limit: int = 15000
     daily_bulk_query_job_limit: int = 10000
@@ -86,6 +89,7 @@ class Faults:
         self.bulk_batches_used = 0
         self.bulk_query_jobs_used = 0
         self.calls: list[Call] = []
+        self._calls_this_session = 0
 
     def add_rule(self, rule: FaultRule) -> None:
         """Start injecting ``rule``; unknown error codes are refused."""
@@ -116,6 +120,18 @@ class Faults:
                         rule.remaining -= 1
                     return rule.error_code
         return None
+
+    def sessions_expire_now(self) -> bool:
+        """Count one call against ``session_lifetime_calls``; True on every Nth call."""
+        with self._lock:
+            lifetime = self.settings.session_lifetime_calls
+            if lifetime is None:
+                return False
+            self._calls_this_session += 1
+            if self._calls_this_session < lifetime:
+                return False
+            self._calls_this_session = 0
+            return True
 
     def spend(self) -> bool:
         """Count one API request; False when the daily allowance is already used up."""
@@ -172,6 +188,7 @@ class Faults:
                 "daily_api_limit": self.settings.daily_api_limit,
                 "api_used": self.api_used,
                 "session_lifetime_seconds": self.settings.session_lifetime_seconds,
+                "session_lifetime_calls": self.settings.session_lifetime_calls,
                 "daily_bulk_batch_limit": self.settings.daily_bulk_batch_limit,
                 "bulk_batches_used": self.bulk_batches_used,
                 "daily_bulk_query_job_limit": self.settings.daily_bulk_query_job_limit,

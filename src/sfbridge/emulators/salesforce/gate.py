@@ -110,6 +110,8 @@ class Gate:
             faults = self.org.faults
             try:
                 version = check_version(request.path_params.get("version"))
+                if faults.sessions_expire_now():
+                    self.auth.expire_all_sessions()
                 session = self.authenticate(request)
                 counted = faults.spend()
                 if not counted:
