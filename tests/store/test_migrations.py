@@ -77,11 +77,41 @@ def test_a_file_made_at_0001_is_upgraded_and_keeps_its_connections(settings: Set
         )
 
     with Database.open(settings) as database:
-        assert database.schema_revision() == head_revision() == "0002"
+        assert database.schema_revision() == head_revision() == "0003"
         assert SyncStore(database).list() == []
 
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT name FROM connections").fetchall() == [("kept",)]
+
+
+def test_runs_and_cursors_made_before_0003_keep_their_data(settings: Settings) -> None:
+    settings.home.mkdir(parents=True)
+    path = settings.home / "state.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002")
+    engine.dispose()
+    with sqlite3.connect(path) as raw:
+        raw.executescript(
+            "INSERT INTO syncs (id, name, connection, spec, enabled, spec_version, created_at,"
+            " updated_at) VALUES (1, 'old', 'prod', '{}', 0, 1, '2025-01-01 00:00:00',"
+            " '2025-01-01 00:00:00');"
+            "INSERT INTO sync_cursors (sync_id, cursor, boundary_keys, updated_at)"
+            " VALUES (1, '2025-01-01 00:00:00', '[]', '2025-01-01 00:00:00');"
+            "INSERT INTO sync_runs (sync_id, spec_version, status, trigger, started_at,"
+            " window_end, records_read, delivered, deleted, failed, api_calls, heartbeat_at)"
+            " VALUES (1, 1, 'succeeded', 'manual', '2025-01-01 00:00:00',"
+            " '2025-01-01 00:00:00', 5, 5, 0, 0, 3, '2025-01-01 00:00:00');"
+        )
+
+    with Database.open(settings) as database:
+        assert database.schema_revision() == "0003"
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT delivered, refreshed FROM sync_runs").fetchall() == [(5, 0)]
+        assert raw.execute("SELECT cursor, formula_refreshed_at FROM sync_cursors").fetchall() == [
+            ("2025-01-01 00:00:00", None)
+        ]
 
 
 def test_the_models_describe_exactly_what_the_migrations_create(fresh_state: Database) -> None:

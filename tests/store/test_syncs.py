@@ -186,6 +186,32 @@ def test_a_checkpoint_moves_the_cursor_and_adds_to_the_run_counts(syncs: SyncSto
     ]
 
 
+def test_the_formula_refresh_time_is_kept_until_a_checkpoint_names_a_new_one(
+    syncs: SyncStore,
+) -> None:
+    syncs.add(contacts_spec())
+    first = syncs.start_run("contacts", RunTrigger.SCHEDULE, WINDOW)
+    syncs.commit_checkpoint(first.id, None, [], {"phase": "records"}, RunCounts(records_read=1))
+    assert syncs.cursor("contacts").formula_refreshed_at is None  # type: ignore[union-attr]
+
+    syncs.commit_checkpoint(
+        first.id, WINDOW.end, [], None, RunCounts(), formula_refreshed_at=WINDOW.end
+    )
+    syncs.finish_run(first.id, RunStatus.SUCCEEDED)
+    second = syncs.start_run("contacts", RunTrigger.SCHEDULE, Window(WINDOW.end, T0))
+    syncs.commit_checkpoint(second.id, T0, [], None, RunCounts(refreshed=4))
+    finished = syncs.finish_run(second.id, RunStatus.SUCCEEDED)
+
+    state = syncs.cursor("contacts")
+    assert state is not None
+    assert (state.cursor, state.formula_refreshed_at) == (T0, WINDOW.end)
+    assert finished.counts == RunCounts(refreshed=4)
+    assert state.public_dict()["formula_refreshed_at"] == "2025-03-01T11:59:00Z"
+
+    syncs.reset_cursor("contacts")  # the next run reads everything: a refresh in itself
+    assert syncs.cursor("contacts") is None
+
+
 def test_a_checkpoint_that_fails_midway_changes_nothing(
     syncs: SyncStore, fresh_state: Database
 ) -> None:

@@ -119,6 +119,8 @@ class SyncCursorRow(Base):
     boundary_keys: Mapped[list[list[str]]] = mapped_column(JSON())
     resume_state: Mapped[dict[str, Any] | None] = mapped_column(JSON())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The window end of the last completed full read or formula refresh (sync/formula_refresh.py).
+    formula_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SyncRunRow(Base):
@@ -138,6 +140,8 @@ class SyncRunRow(Base):
     records_read: Mapped[int]
     delivered: Mapped[int]
     deleted: Mapped[int]
+    # Filled with 0 for the runs that existed before migration 0003.
+    refreshed: Mapped[int] = mapped_column(server_default="0")
     failed: Mapped[int]
     api_calls: Mapped[int]
     error: Mapped[str | None] = mapped_column(Text)

@@ -113,21 +113,31 @@ class CursorState(_Record):
     cursor that the next window reads again (``plan.boundary_keys``).
     ``resume_state`` says how to continue a window that was cut short (a Bulk
     job id and locator, the last key of a REST page); ``None`` when none is.
+    ``formula_refreshed_at`` is the window end as of which the sync last read
+    its formula fields in full (a first run, a resync or a formula refresh);
+    ``None`` until one completed.
     """
 
     cursor: datetime | None
     boundary_keys: frozenset[RecordKey]
     resume_state: dict[str, Any] | None
     updated_at: datetime
+    formula_refreshed_at: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class RunCounts(_Record):
-    """What a run did; checkpoints add theirs to the run's totals."""
+    """What a run did; checkpoints add theirs to the run's totals.
+
+    ``refreshed`` counts the records a formula refresh sent again (their
+    formula and lookup fields only); they are not in ``records_read`` or
+    ``delivered``, which count the changed records of the run's window.
+    """
 
     records_read: int = 0
     delivered: int = 0
     deleted: int = 0
+    refreshed: int = 0
     failed: int = 0
     api_calls: int = 0
 
@@ -337,12 +347,16 @@ class SyncStore:
         resume_state: dict[str, Any] | None,
         counts_delta: RunCounts,
         failures: Sequence[FailedItem] = (),
+        *,
+        formula_refreshed_at: datetime | None = None,
     ) -> CursorState:
         """Save the cursor, the run's counts and a batch's failed records in one transaction.
 
         Call it only once every destination confirmed the batch: from then on
         a restart continues after it. ``cursor`` is cut to the millisecond
         (SystemModstamp's precision), downwards so nothing is skipped.
+        ``formula_refreshed_at``, given when a full read or formula refresh
+        completed, replaces the saved one; left out, the saved one stays.
         """
         now = self._clock()
         keys = sorted(boundary_keys)
@@ -359,6 +373,8 @@ class SyncStore:
             state.boundary_keys = [[key.id, key.modstamp.isoformat()] for key in keys]
             state.resume_state = resume_state
             state.updated_at = now
+            if formula_refreshed_at is not None:
+                state.formula_refreshed_at = formula_refreshed_at
             session.flush()
             return _to_cursor(state)
 
@@ -527,6 +543,7 @@ def _to_cursor(row: SyncCursorRow) -> CursorState:
         ),
         resume_state=row.resume_state,
         updated_at=row.updated_at,
+        formula_refreshed_at=row.formula_refreshed_at,
     )
 
 

@@ -26,6 +26,11 @@ the same messages. Salesforce deletes finished Bulk jobs after some days: a
 resume whose job is gone reads the same window again over REST from its
 start (destinations drop repeated message ids, the boundary keys what the
 previous window sent), and the run notes it in ``warnings``.
+
+A window has up to three phases, each resumable: its changed records, its
+deletes, and (when ``formula_refresh`` says it is due) a formula refresh of
+the records it did not read (``formula_refresh.py``). The cursor moves, and
+the refresh counts as done, only once all of them are delivered.
 """
 
 from __future__ import annotations
@@ -45,7 +50,6 @@ from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import ObjectDescribe
 from sfbridge.salesforce.errors import SalesforceConfigError, SalesforceError
 from sfbridge.salesforce.rest import Record
-from sfbridge.salesforce.soql_builder import Select
 from sfbridge.salesforce.soql_validate import ValidatedFilter
 from sfbridge.store.syncs import (
     AlreadyRunning,
@@ -58,6 +62,7 @@ from sfbridge.store.syncs import (
 )
 
 from .deletes import DeletedRecord, delete_messages
+from .formula_refresh import RefreshMapper, refresh_due, refresh_spec, refresh_window
 from .plan import (
     BULK_PAGE_ROWS,
     BULK_THRESHOLD,
@@ -98,8 +103,13 @@ class SyncState(Protocol):
         resume_state: dict[str, Any] | None,
         counts_delta: RunCounts,
         failures: Sequence[FailedItem] = (),
+        *,
+        formula_refreshed_at: datetime | None = None,
     ) -> CursorState:
-        """Save the cursor, counts and failed records of a settled batch, atomically."""
+        """Save the cursor, counts and failed records of a settled batch, atomically.
+
+        ``formula_refreshed_at`` replaces the saved refresh time when given.
+        """
 
     def finish_run(
         self,
@@ -119,7 +129,9 @@ class RunSummary:
     sync was in progress; ``resumed`` says the run finished a window a
     previous run had left unfinished. ``warnings`` say what went otherwise
     than planned without failing the run (a successful run's record keeps
-    them as its ``error``).
+    them as its ``error``). ``refresh_api`` is the API a formula refresh
+    read with, ``None`` when the run did not refresh (``counts.refreshed``
+    says how many records it sent again).
     """
 
     sync: str
@@ -128,25 +140,31 @@ class RunSummary:
     counts: RunCounts = field(default_factory=RunCounts)
     run_id: int | None = None
     api: ReadApi | None = None
+    refresh_api: ReadApi | None = None
     resumed: bool = False
     error: str | None = None
     warnings: tuple[str, ...] = ()
 
 
 class _Phase(StrEnum):
-    """Which part of a window a run is reading."""
+    """Which part of a window a run is reading, in this order."""
 
     RECORDS = "records"
     DELETES = "deletes"
+    REFRESH = "refresh"
+    """The formula refresh (``formula_refresh.py``), only when it is due."""
+    REFRESHED = "refreshed"
+    """The refresh is delivered; only the window's final checkpoint is left."""
 
 
 @dataclass(frozen=True)
 class _Resume:
     """Where an unfinished window goes on: saved as ``resume_state`` with each checkpoint.
 
-    ``after`` is the last REST key delivered; ``job_id`` and ``locator`` the
-    Bulk job and its next results page. ``boundary`` holds the keys the
-    next window must not send again, collected from the pages already read.
+    ``api`` is the phase's API; ``after`` is the last REST key delivered;
+    ``job_id`` and ``locator`` the Bulk job and its next results page.
+    ``boundary`` holds the keys the next window must not send again,
+    collected from the pages already read.
     """
 
     window: Window
@@ -203,10 +221,11 @@ def _load_key(data: list[str]) -> RecordKey:
 class _BulkJobGone(Exception):
     """The Bulk job a resume would go on with no longer exists (Salesforce deleted it)."""
 
-    def __init__(self, job_id: str, error: SalesforceError) -> None:
+    def __init__(self, job_id: str, error: SalesforceError, phase: _Phase) -> None:
         self.job_id = job_id
+        what = "formula refresh" if phase is _Phase.REFRESH else "window"
         super().__init__(
-            f"Bulk job {job_id} no longer exists ({error}); the window was read again "
+            f"Bulk job {job_id} no longer exists ({error}); the {what} was read again "
             "over REST from its start"
         )
 
@@ -250,9 +269,12 @@ def run_sync(
     ``bulk_threshold`` records is read with Bulk API 2.0, ``bulk_page_size``
     rows per results page and checkpoint (REST pages hold ``page_size``). ``object_type_id``
     is the resolved type of an object or relationship sync whose spec names none.
+    A sync with ``formula_refresh`` whose last refresh is that old, as of
+    ``now``, ends the window with one (``formula_refresh.py``).
     Errors Salesforce or a destination report end the run as failed (in the
     summary); anything else also ends it, then propagates.
     """
+    moment = now()
     # Read before start_run, which needs the window. A run that finishes in
     # between leaves this one a stale cursor: it reads again what that run
     # sent (destinations drop repeated message ids) and loses nothing.
@@ -263,7 +285,7 @@ def run_sync(
     if resume is not None:
         window = resume.window
     else:
-        window = plan_window(None if saved is None else saved.cursor, now(), settings)
+        window = plan_window(None if saved is None else saved.cursor, moment, settings)
     try:
         run = state.start_run(spec.name, RunTrigger.RESYNC if resync else trigger, window)
     except AlreadyRunning as error:
@@ -277,12 +299,14 @@ def run_sync(
         settings=settings,
         page_size=page_size,
         bulk_page_size=bulk_page_size,
+        bulk_threshold=bulk_threshold,
         run_id=run.id,
         window=window,
         saved=saved,
         object_type_id=object_type_id,
+        refresh=refresh_due(spec, None if saved is None else saved.formula_refreshed_at, moment),
     )
-    return engine.execute(resume, bulk_threshold)
+    return engine.execute(resume)
 
 
 class _Run:
@@ -298,10 +322,12 @@ class _Run:
         settings: CursorSettings,
         page_size: int,
         bulk_page_size: int,
+        bulk_threshold: int,
         run_id: int,
         window: Window,
         saved: CursorState | None,
         object_type_id: str | None,
+        refresh: bool,
     ) -> None:
         self.spec = spec
         self.client = client
@@ -310,6 +336,7 @@ class _Run:
         self.settings = settings
         self.page_size = page_size
         self.bulk_page_size = bulk_page_size
+        self.bulk_threshold = bulk_threshold
         self.run_id = run_id
         self.window = window
         self.previous_cursor = None if saved is None else saved.cursor
@@ -317,15 +344,19 @@ class _Run:
         self.seen = frozenset[RecordKey]() if saved is None else saved.boundary_keys
         self.mapper = RecordMapper(spec, object_type_id=object_type_id)
         self.object_type_id = object_type_id
+        # Due as of the run's start; a first run or a resync reads every field anyway.
+        self.refresh = refresh and window.start is not None
+        self.refresher: RefreshMapper | None = None
         self.calls_mark = client.api_calls
         self.counts = RunCounts()
         self.api: ReadApi | None = None
+        self.refresh_api: ReadApi | None = None
         self.warnings: list[str] = []
 
-    def execute(self, resume: _Resume | None, bulk_threshold: int) -> RunSummary:
+    def execute(self, resume: _Resume | None) -> RunSummary:
         """Read and deliver the whole window, then finish the run; never leaves it running."""
         try:
-            status = self._read_window(resume, bulk_threshold)
+            status = self._read_window(resume)
             self._finish(status, "; ".join(self.warnings) or None)
             return self._summary(status, resume)
         except (_Unsettled, SfbridgeError) as error:
@@ -345,6 +376,7 @@ class _Run:
             self.counts,
             self.run_id,
             self.api,
+            self.refresh_api,
             resumed=resume is not None,
             error=error,
             warnings=tuple(self.warnings),
@@ -367,7 +399,7 @@ class _Run:
 
     # -- the window ------------------------------------------------------------
 
-    def _read_window(self, resume: _Resume | None, bulk_threshold: int) -> RunStatus:
+    def _read_window(self, resume: _Resume | None) -> RunStatus:
         if self.window.is_empty:
             return RunStatus.SKIPPED
         describe = self.client.describe(self.spec.object)
@@ -375,45 +407,42 @@ class _Run:
         check.raise_if_invalid()
         # With the describe, a Bulk record's address components become the compound.
         self.mapper = RecordMapper(self.spec, object_type_id=self.object_type_id, describe=describe)
-        fields = list(self.spec.read_fields)
+        self.refresher = self._refresher(check.refresh_fields, describe)
         if resume is None:
             resume = _Resume(
                 self.window,
                 _Phase.RECORDS,
-                self._choose_api(fields, describe, check.filter, bulk_threshold),
+                self._choose_api(self.window, check.filter),
                 frozenset(),
             )
-        self.api = resume.api
+        if resume.phase in (_Phase.RECORDS, _Phase.DELETES):
+            self.api = resume.api
         if resume.phase is _Phase.RECORDS:
-            if resume.api is ReadApi.BULK:
-                try:
-                    resume = self._read_bulk(
-                        resume, expand_compound(fields, describe), check.filter
-                    )
-                except _BulkJobGone as gone:
-                    self.warnings.append(str(gone))
-                    # From the window's start: the pages read before are sent
-                    # again, and destinations drop the repeated message ids.
-                    self.api = ReadApi.REST
-                    resume = self._read_rest(
-                        replace(resume, api=ReadApi.REST, after=None, job_id=None, locator=None),
-                        fields,
-                        check.filter,
-                    )
-            else:
-                resume = self._read_rest(resume, fields, check.filter)
-        if self.spec.delete_policy != DeletePolicy.IGNORE and self.window.start is not None:
-            resume = self._read_rest(
-                replace(resume, phase=_Phase.DELETES, api=ReadApi.REST, after=None)
-                if resume.phase is _Phase.RECORDS
-                else resume,
-                fields,
-                check.filter,
-            )
+            resume = _next(self._read_phase(resume, describe, check.filter), _Phase.DELETES)
+        if resume.phase is _Phase.DELETES:
+            if self.spec.delete_policy != DeletePolicy.IGNORE and self.window.start is not None:
+                resume = self._read_rest(resume, check.filter)
+            if self.refresh:
+                resume = self._start_refresh(resume, check.filter)
+        if resume.phase is _Phase.REFRESH:
+            # None if the spec changed since the refresh began and sends no such field now.
+            if self.refresher is not None:
+                self.refresh_api = resume.api
+                resume = self._read_phase(resume, describe, check.filter)
+            resume = _next(resume, _Phase.REFRESHED)
+        # A first run or a resync read every field of every record: a refresh in itself.
+        refreshed = self.window.start is None or resume.phase is _Phase.REFRESHED
         boundary = {key for key in resume.boundary if key.modstamp >= self._boundary_since}
         final = self._take_calls(RunCounts())
         self.counts += final
-        self.state.commit_checkpoint(self.run_id, self.window.end, boundary, None, final)
+        self.state.commit_checkpoint(
+            self.run_id,
+            self.window.end,
+            boundary,
+            None,
+            final,
+            formula_refreshed_at=self.window.end if refreshed else None,
+        )
         return RunStatus.PARTIAL if self.counts.failed else RunStatus.SUCCEEDED
 
     @property
@@ -427,49 +456,87 @@ class _Run:
         except SalesforceConfigError:
             return None
 
-    def _choose_api(
-        self,
-        fields: list[str],
-        describe: ObjectDescribe,
-        where: ValidatedFilter | None,
-        threshold: int,
-    ) -> ReadApi:
-        """Bulk for a window of more than ``threshold`` records, REST otherwise.
+    def _choose_api(self, window: Window, where: ValidatedFilter | None) -> ReadApi:
+        """Bulk for more than ``bulk_threshold`` records in ``window``, REST otherwise.
 
         Bulk reads address and location fields as their components, which
-        the record mapper (built with ``describe``) puts back together.
+        the record mapper (built with the describe) puts back together.
         """
-        query = select_for_window(self.spec, self.window, (), where=where)
+        query = select_for_window(self.spec, window, (), where=where)
         # Select.count() is the whole COUNT() query; the client's count takes its condition.
         prefix = f"SELECT COUNT() FROM {query.sobject}"
         condition = query.count().removeprefix(prefix).removeprefix(" WHERE ")
-        return choose_api(self.client.count(self.spec.object, condition), threshold=threshold)
+        return choose_api(
+            self.client.count(self.spec.object, condition), threshold=self.bulk_threshold
+        )
 
-    def _read_rest(
-        self, resume: _Resume, fields: list[str], where: ValidatedFilter | None
+    # -- the formula refresh ---------------------------------------------------
+
+    def _refresher(
+        self, refresh_fields: Sequence[str], describe: ObjectDescribe
+    ) -> RefreshMapper | None:
+        """The refresh's mapper; None when the sync sends none of ``refresh_fields``."""
+        spec = refresh_spec(self.spec, refresh_fields)
+        if spec is None:
+            return None
+        return RefreshMapper(
+            spec, as_of=self.window.end, object_type_id=self.object_type_id, describe=describe
+        )
+
+    def _start_refresh(self, resume: _Resume, where: ValidatedFilter | None) -> _Resume:
+        """The resume state that reads the refresh; past it when there is nothing to send."""
+        if self.refresher is None:
+            return _next(resume, _Phase.REFRESHED)
+        api = self._choose_api(refresh_window(self.window), where)
+        return _next(resume, _Phase.REFRESH, api)
+
+    # -- reading a phase -------------------------------------------------------
+
+    def _read_phase(
+        self, resume: _Resume, describe: ObjectDescribe, where: ValidatedFilter | None
     ) -> _Resume:
+        """Read the rest of the records or refresh phase with its API; the resume state after it."""
+        if resume.api is ReadApi.REST:
+            return self._read_rest(resume, where)
+        try:
+            return self._read_bulk(resume, describe, where)
+        except _BulkJobGone as gone:
+            self.warnings.append(str(gone))
+            # From the phase's start: the pages read before are sent again,
+            # and destinations drop the repeated message ids.
+            if resume.phase is _Phase.REFRESH:
+                self.refresh_api = ReadApi.REST
+            else:
+                self.api = ReadApi.REST
+            return self._read_rest(
+                replace(resume, api=ReadApi.REST, after=None, job_id=None, locator=None), where
+            )
+
+    def _scope(self, phase: _Phase) -> tuple[Window, list[str]]:
+        """What the records or refresh phase reads: its window and the fields it selects."""
+        if phase is _Phase.REFRESH:
+            assert self.refresher is not None
+            return refresh_window(self.window), list(self.refresher.read_fields)
+        return self.window, list(self.spec.read_fields)
+
+    def _read_rest(self, resume: _Resume, where: ValidatedFilter | None) -> _Resume:
         """Read the rest of ``resume``'s phase a keyset page at a time; the resume state after it.
 
         Each page continues after the last ``(SystemModstamp, Id)`` delivered,
         so records sharing a stamp across a page edge are neither lost nor repeated.
         """
         while True:
-            query: Select
-            if resume.phase is _Phase.RECORDS:
-                query = select_for_window(
-                    self.spec,
-                    self.window,
-                    fields,
-                    where=where,
-                    after=resume.after,
-                    limit=self.page_size,
-                )
-                rows = list(self.client.query(query.soql()))
-            else:
+            if resume.phase is _Phase.DELETES:
                 query = deletes_select(
                     self.spec, self.window, where=where, after=resume.after, limit=self.page_size
                 )
                 rows = list(self.client.query_all(query.soql()))
+            else:
+                window, fields = self._scope(resume.phase)
+                query = select_for_window(
+                    self.spec, window, fields, where=where, after=resume.after, limit=self.page_size
+                )
+                rows = list(self.client.query(query.soql()))
             if not rows:
                 return resume
             resume = replace(resume, after=record_key(rows[-1]))
@@ -478,17 +545,25 @@ class _Run:
                 return resume
 
     def _read_bulk(
-        self, resume: _Resume, fields: list[str], where: ValidatedFilter | None
+        self, resume: _Resume, describe: ObjectDescribe, where: ValidatedFilter | None
     ) -> _Resume:
-        """Read the window with one Bulk API 2.0 job, a results page at a time.
+        """Read the records or refresh phase with one Bulk API 2.0 job, a results page at a time.
 
         A Bulk job has no order, so the resume point is the job and its next
         locator. Salesforce deletes finished jobs after some days; a resume
-        of one already gone raises ``_BulkJobGone`` (the window is then read over REST).
+        of one already gone raises ``_BulkJobGone`` (the phase is then read over REST).
         """
+        phase = resume.phase
         result: BulkQueryResult
         if resume.job_id is None:
-            query = select_for_window(self.spec, self.window, fields, where=where, api=ReadApi.BULK)
+            window, fields = self._scope(phase)
+            query = select_for_window(
+                self.spec,
+                window,
+                expand_compound(fields, describe),
+                where=where,
+                api=ReadApi.BULK,
+            )
             result = self.client.bulk_query(query.soql(), page_size=self.bulk_page_size)
         else:
             try:
@@ -497,16 +572,16 @@ class _Run:
                 )
             except SalesforceError as error:
                 if _job_gone(error):
-                    raise _BulkJobGone(resume.job_id, error) from error
+                    raise _BulkJobGone(resume.job_id, error, phase) from error
                 raise
         for page in result.pages():
             rows = list(page.records())
             if page.next_locator is None:
-                # The last page: a resume from here goes on to the deletes.
-                after = replace(resume, phase=_Phase.DELETES, api=ReadApi.REST, job_id=None)
+                # The last page: a resume from here goes on to the next phase.
+                after = _next(resume, _PHASE_AFTER[phase])
             else:
                 after = replace(resume, job_id=result.job_id, locator=page.next_locator)
-            resume = self._page(rows, _Phase.RECORDS, after)
+            resume = self._page(rows, phase, after)
         return resume
 
     # -- one page --------------------------------------------------------------
@@ -515,21 +590,26 @@ class _Run:
         """Deliver one page of ``phase`` everywhere, then checkpoint; the resume state after it.
 
         ``resume`` is where reading goes on once this page is delivered (for
-        a Bulk job's last page, already the deletes).
+        a Bulk job's last page, already the next phase).
         """
-        # Every version read counts for the next boundary, sent now or before.
-        resume = replace(
-            resume, boundary=resume.boundary | boundary_keys(rows, self.window, self.settings)
-        )
-        deleting = phase is _Phase.DELETES
+        refreshing = phase is _Phase.REFRESH
+        if refreshing:
+            # Stamped before the window, every row is news to the refresh and
+            # none lies in the next window's overlap.
+            fresh = rows
+        else:
+            # Every version read counts for the next boundary, sent now or before.
+            resume = replace(
+                resume, boundary=resume.boundary | boundary_keys(rows, self.window, self.settings)
+            )
+            fresh = dedupe(rows, self.seen)
         messages: list[Message] = []
         source: dict[str, str] = {}  # message id -> record id
         failures: list[FailedItem] = []
-        fresh = dedupe(rows, self.seen)
         for record in fresh:
             key = record_key(record)
             try:
-                made = self._messages(record, key, deleting=deleting)
+                made = self._messages(record, key, phase)
             except RecordMappingError as error:
                 failures.append(FailedItem(key.id, _payload(record), error.reason, False))
                 continue
@@ -541,9 +621,10 @@ class _Run:
         failed = len({failure.record_id for failure in failures})
         done = len(fresh) - failed
         counts = RunCounts(
-            records_read=0 if deleting else len(rows),
-            delivered=0 if deleting else done,
-            deleted=done if deleting else 0,
+            records_read=len(rows) if phase is _Phase.RECORDS else 0,
+            delivered=done if phase is _Phase.RECORDS else 0,
+            deleted=done if phase is _Phase.DELETES else 0,
+            refreshed=done if refreshing else 0,
             failed=failed,
         )
         delta = self._take_calls(counts)
@@ -553,8 +634,11 @@ class _Run:
         self.counts += delta
         return resume
 
-    def _messages(self, record: Record, key: RecordKey, *, deleting: bool) -> list[Message]:
-        if not deleting:
+    def _messages(self, record: Record, key: RecordKey, phase: _Phase) -> list[Message]:
+        if phase is _Phase.REFRESH:
+            assert self.refresher is not None
+            return self.refresher.map(record)
+        if phase is _Phase.RECORDS:
             return self.mapper.map(record)
         deleted = DeletedRecord(key.id, key.modstamp, record)
         return delete_messages(self.spec, deleted, object_type_id=self.object_type_id)
@@ -580,6 +664,15 @@ class _Run:
             )
             for outcome in result.failed
         ]
+
+
+# Where a Bulk-read phase goes on after its last results page.
+_PHASE_AFTER = {_Phase.RECORDS: _Phase.DELETES, _Phase.REFRESH: _Phase.REFRESHED}
+
+
+def _next(resume: _Resume, phase: _Phase, api: ReadApi = ReadApi.REST) -> _Resume:
+    """``resume`` at the start of ``phase`` (deletes are read over REST)."""
+    return replace(resume, phase=phase, api=api, after=None, job_id=None, locator=None)
 
 
 def _payload(record: Record) -> dict[str, Any]:
