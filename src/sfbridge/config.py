@@ -6,10 +6,31 @@ Declared once as a pydantic model; every field has a description, secrets are
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_STALE_RUN_AFTER = timedelta(seconds=1)
+"""The shortest silence after which a running sync may be taken over as dead."""
+
+
+def parse_stale_run_after(value: object) -> timedelta:
+    """``"30s"``, ``"15m"``, ``"1h"`` (a sync interval's notation) as a timedelta of 1s or more."""
+    # sfbridge.sync imports the store, which imports this module: import on use.
+    from sfbridge.sync.spec import Duration
+
+    try:
+        duration: timedelta | None = TypeAdapter(Duration).validate_python(value)
+    except ValidationError:
+        duration = None
+    if duration is None or duration < MIN_STALE_RUN_AFTER:
+        raise ValueError(
+            f"{value!r} is not a duration of at least 1s; write for example 30s, 15m or 1h"
+        )
+    return duration
 
 
 class Settings(BaseSettings):
@@ -30,6 +51,14 @@ class Settings(BaseSettings):
         description="Fernet key that encrypts tokens at rest; a generated key file when unset.",
     )
     log_level: str = Field(default="WARNING", description="Python logging level name.")
+    # A run proves it is alive with each checkpoint; the default is the
+    # store's (store.syncs.DEFAULT_HEARTBEAT_TIMEOUT, a test checks they agree).
+    stale_run_after: Annotated[timedelta, BeforeValidator(parse_stale_run_after)] = Field(
+        default=timedelta(minutes=10),
+        description="How long a running sync may go without a checkpoint before another run "
+        "counts its process as dead and takes over, e.g. 30s or 15m. Keep it longer than the "
+        "slowest page: a Bulk job's processing, one page's delivery.",
+    )
 
     def emulator_dir(self, name: str) -> Path:
         """Where an emulator keeps its data by default (``home/emulators/name``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,12 @@ from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
 from sfbridge.cli.main import app
+from sfbridge.config import Settings
 from sfbridge.destinations.warehouse_schema import people
 from sfbridge.emulators.salesforce.server import RunningEmulator
+from sfbridge.store import Database, RunTrigger, SyncStore
+from sfbridge.store.syncs import DEFAULT_HEARTBEAT_TIMEOUT
+from sfbridge.sync import Window
 
 
 @pytest.fixture
@@ -21,6 +26,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SFBRIDGE_HOME", str(tmp_path))
     monkeypatch.delenv("SFBRIDGE_SECRET_KEY", raising=False)
     monkeypatch.delenv("SFBRIDGE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SFBRIDGE_STALE_RUN_AFTER", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -256,3 +262,152 @@ def test_a_too_short_interval_is_refused(org: RunningEmulator) -> None:
     )
     assert code == 2 and "interval" in output and "5m" in output
     assert run_json("sync", "list") == []
+
+
+WEB = "Email != null AND LeadSource = 'Web'"
+"""A filter some hundreds of the emulator's contacts match: runs of a few pages."""
+
+
+def test_run_reads_with_the_page_sizes_and_api_it_is_given(org: RunningEmulator) -> None:
+    added = run_json(
+        "sync", "add", "web", "--connection", "emu", "--template", "contacts", "--filter", WEB
+    )
+    total = added["count"]
+    assert 100 < total < 2_000
+    whole = run_json("sync", "run", "web", "--resync")
+    small = run_json("sync", "run", "web", "--resync", "--page-size", "100")
+    assert whole["api"] == small["api"] == "rest"
+    assert small["counts"]["delivered"] == whole["counts"]["delivered"] == total
+    # One API call per page (the last one short); the describe and count calls are the same.
+    assert small["counts"]["api_calls"] - whole["counts"]["api_calls"] == total // 100
+
+    bulk = run_json(
+        "sync", "run", "web", "--resync", "--bulk-threshold", "0", "--bulk-page-size", "100"
+    )
+    assert bulk["api"] == "bulk" and bulk["counts"]["delivered"] == total
+    assert bulk["counts"]["api_calls"] > total // 100  # a results page per 100 records
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--page-size", "2001", "page size 2001"),
+        ("--page-size", "0", "page size 0"),
+        ("--bulk-page-size", "0", "Bulk page size 0"),
+        ("--bulk-threshold", "-1", "Bulk threshold -1"),
+    ],
+)
+def test_run_refuses_page_sizes_out_of_range(
+    org: RunningEmulator, option: str, value: str, named: str
+) -> None:
+    run_json("sync", "add", "contacts", "--connection", "emu", "--template", "contacts")
+    code, output = run("sync", "run", "contacts", option, value)
+    assert code == 2, output
+    assert named in output
+    assert run_json("sync", "runs", "contacts") == []
+
+
+def plant_silent_run(home: Path, name: str, silent_for: timedelta) -> int:
+    """A run of ``name`` left ``running`` with its last heartbeat ``silent_for`` ago."""
+    then = datetime.now(UTC) - silent_for
+    with Database.open(Settings(home=home)) as database:
+        store = SyncStore(database, clock=lambda: then)
+        return store.start_run(name, RunTrigger.MANUAL, Window(None, then)).id
+
+
+def test_stale_after_says_when_a_silent_run_is_taken_over(
+    org: RunningEmulator, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings().stale_run_after == DEFAULT_HEARTBEAT_TIMEOUT
+    run_json("sync", "add", "web", "--connection", "emu", "--template", "contacts", "--filter", WEB)
+    silent = plant_silent_run(home, "web", timedelta(minutes=20))
+
+    skipped = run_json("sync", "run", "web", "--stale-after", "1h")
+    assert skipped["status"] == "skipped" and "already running" in skipped["error"]
+    monkeypatch.setenv("SFBRIDGE_STALE_RUN_AFTER", "1h")
+    assert run_json("sync", "run", "web")["status"] == "skipped"
+    # The option wins over the setting: 20 minutes of silence is past 15.
+    assert run_json("sync", "run", "web", "--stale-after", "15m")["status"] == "succeeded"
+    runs = {r["id"]: r for r in run_json("sync", "runs", "web")}
+    assert runs[silent]["status"] == "failed" and "process died" in runs[silent]["error"]
+
+    # The scheduler takes over the same way.
+    monkeypatch.setenv("SFBRIDGE_STALE_RUN_AFTER", "15m")
+    run_json("sync", "resume", "web")
+    plant_silent_run(home, "web", timedelta(minutes=20))
+    code, output = run("schedule", "run", "--once", "--stale-after", "1h", "--json")
+    assert code == 0 and json.loads(output)["status"] == "skipped", output
+    code, output = run("schedule", "run", "--once", "--json")
+    assert code == 0 and json.loads(output)["status"] == "succeeded", output
+
+
+@pytest.mark.parametrize("value", ["0s", "soon", "1.5s"])
+def test_stale_after_must_be_a_duration_of_a_second_or_more(
+    org: RunningEmulator, value: str
+) -> None:
+    run_json("sync", "add", "contacts", "--connection", "emu", "--template", "contacts")
+    for command in (["sync", "run", "contacts"], ["schedule", "run", "--once"]):
+        code, output = run(*command, "--stale-after", value)
+        assert code == 2, output
+        assert f"'{value}' is not a duration of at least 1s" in output
+    assert run_json("sync", "runs", "contacts") == []
+
+
+def test_a_jsonl_file_is_named_for_the_sync_and_the_window_it_holds(
+    org: RunningEmulator, home: Path
+) -> None:
+    (home / "sfbridge.yaml").write_text(
+        "destinations:\n  files: {kind: jsonl, directory: out}\n", encoding="utf-8"
+    )
+    run_json(
+        "sync",
+        "add",
+        "contacts",
+        "--connection",
+        "emu",
+        "--template",
+        "contacts",
+        "--filter",
+        WEB,
+        "--destination",
+        "files",
+    )
+    summary = run_json("sync", "run", "contacts")
+    end = datetime.fromisoformat(summary["window"]["end"])
+    assert summary["window"]["end"] == run_json("sync", "runs", "contacts")[0]["window_end"]
+    name = f"contacts-{end:%Y%m%dT%H%M%S}.{end.microsecond // 1000:03d}Z.jsonl"
+    assert [path.name for path in (home / "out" / "contacts").iterdir()] == [name]
+
+
+def test_apply_reports_syncs_it_does_not_declare_and_prune_removes_them(
+    org: RunningEmulator, home: Path
+) -> None:
+    project = home / "sfbridge.yaml"
+    project.write_text(PROJECT, encoding="utf-8")
+    run_json("sync", "add", "leads", "--connection", "emu", "--template", "leads")
+
+    assert run_json("apply") == [
+        {"name": "contacts", "result": "created"},
+        {"name": "contact-accounts", "result": "created"},
+        {"name": "leads", "result": "not declared"},
+    ]
+    code, output = run("apply")
+    assert code == 0, output
+    assert "not declared: leads" in output and "--prune" in output
+    assert "leads" in [s["name"] for s in run_json("sync", "list")]
+
+    # A file that does not fit the org prunes nothing either.
+    project.write_text(PROJECT.replace("AccountId != null", "Acount != null"), encoding="utf-8")
+    code, output = run("apply", "--prune")
+    assert code == 2, output
+    assert "leads" in [s["name"] for s in run_json("sync", "list")]
+
+    project.write_text(PROJECT, encoding="utf-8")
+    assert run_json("apply", "--prune") == [
+        {"name": "contacts", "result": "unchanged"},
+        {"name": "contact-accounts", "result": "unchanged"},
+        {"name": "leads", "result": "removed"},
+    ]
+    assert [s["name"] for s in run_json("sync", "list")] == ["contact-accounts", "contacts"]
+    code, output = run("apply", "--prune")
+    assert code == 0 and "removed" not in output and "not declared" not in output, output

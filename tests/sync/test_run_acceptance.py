@@ -2,7 +2,9 @@
 
 1. Records written while a run is in progress are delivered by the next run.
 2. A ``sfbridge sync run`` process killed with SIGKILL at random points
-   resumes, once its stale run is taken over, without losing or repeating anything.
+   resumes, once its stale run is taken over, without losing or repeating
+   anything: an event sync (tasks), a person sync (contacts) over REST, and
+   one killed while it reads a Bulk API 2.0 job.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select
+from typer.testing import CliRunner
 
+from sfbridge.cli.main import app
 from sfbridge.config import Settings
 from sfbridge.destinations import RunInfo, WarehouseDestination, WarehouseSpec
 from sfbridge.destinations.warehouse_schema import events, people
@@ -150,27 +154,13 @@ def test_records_written_while_a_run_is_in_progress_are_delivered_by_the_next_ru
 
 # -- 2. SIGKILL at random points -----------------------------------------------
 
-# `sfbridge sync run` has neither a page-size option nor a heartbeat timeout
-# setting: this wrapper runs the same CLI app with run_sync's page size and the
-# SyncStore's heartbeat timeout patched from the environment, so a run takes a
-# few seconds and the run after a kill takes over the dead one at once
-# (instead of after the default 10 minutes).
-CLI = """
-import functools, os, sys
-from datetime import timedelta
-import sfbridge.cli.sync as cli_sync
-import sfbridge.sync.service as service
-from sfbridge.store import SyncStore
-service.run_sync = functools.partial(
-    service.run_sync, page_size=int(os.environ["TEST_PAGE_SIZE"])
-)
-cli_sync.SyncStore = functools.partial(
-    SyncStore, heartbeat_timeout=timedelta(seconds=float(os.environ["TEST_HEARTBEAT_TIMEOUT"]))
-)
-from sfbridge.cli.main import app
-sys.argv[0] = "sfbridge"
-app()
-"""
+# Killed runs are `sfbridge sync run` processes with small pages, so a run
+# takes a few seconds, and `--stale-after 1s`, so the run after a kill takes
+# the dead one over at once instead of after the default 10 minutes. Setting
+# up and the run that finishes go through the same CLI in this process (a
+# process of its own costs seconds of imports); that run keeps the default
+# page sizes, since where a run resumes does not depend on them.
+STALE_AFTER = ["--stale-after", "1s"]
 
 
 @pytest.fixture
@@ -178,55 +168,51 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SFBRIDGE_HOME", str(tmp_path))
     monkeypatch.delenv("SFBRIDGE_SECRET_KEY", raising=False)
     monkeypatch.delenv("SFBRIDGE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SFBRIDGE_STALE_RUN_AFTER", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def cli(home: Path, *args: str, page_size: int = 40) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "SFBRIDGE_HOME": str(home),
-        "TEST_PAGE_SIZE": str(page_size),
-        "TEST_HEARTBEAT_TIMEOUT": "0.5",
-    }
-    env.pop("SFBRIDGE_SECRET_KEY", None)
-    env.pop("SFBRIDGE_DATABASE_URL", None)
+def invoke(*args: str) -> Any:
+    """``sfbridge ARGS --json`` in this process, its JSON output."""
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def start(home: Path, *args: str) -> subprocess.Popen[str]:
+    """``sfbridge ARGS`` in a process of its own (``home`` from the environment)."""
     return subprocess.Popen(
-        [sys.executable, "-c", CLI, *args],
+        [sys.executable, "-m", "sfbridge.cli", *args],
         cwd=home,
-        env=env,
+        env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def cli_json(home: Path, *args: str) -> Any:
-    process = cli(home, *args, "--json")
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, out + err
-    return json.loads(out)
-
-
-def connect(home: Path, org: RunningEmulator) -> None:
-    assert org.tls is not None
-    cli_json(
-        home,
+@pytest.fixture
+def org(sf_server: RunningEmulator, home: Path) -> RunningEmulator:
+    """The shared emulator with a stored client-credentials connection named ``emu``."""
+    assert sf_server.tls is not None
+    invoke(
         "connect",
         "salesforce",
         "--name",
         "emu",
         "--login-url",
-        org.login_url,
+        sf_server.login_url,
         "--client-id",
-        org.credentials.client_id,
+        sf_server.credentials.client_id,
         "--client-secret",
-        org.credentials.client_secret,
+        sf_server.credentials.client_secret,
         "--ca-bundle",
-        str(org.tls.ca_bundle),
+        str(sf_server.tls.ca_bundle),
         "--flow",
         "client_credentials",
     )
+    return sf_server
 
 
 def all_runs(home: Path, name: str) -> list[dict[str, Any]]:
@@ -247,69 +233,215 @@ def delivered_by_running(home: Path, name: str, after: int) -> int:
     return int(run["counts"]["delivered"])
 
 
-def test_a_run_killed_at_random_points_resumes_without_loss_or_duplicates(
-    sf_server: RunningEmulator, home: Path
-) -> None:
-    connect(home, sf_server)
-    cli_json(home, "sync", "add", "tasks", "--connection", "emu", "--template", "tasks")
-    closed = [
-        row["Id"]
-        for row in sf_server.org.records("Task")
-        if row.get("IsClosed") and row.get("WhoId")
-    ]
-    assert len(closed) > 1_000
+def kill_at_random_points(
+    home: Path,
+    name: str,
+    options: list[str],
+    *,
+    kills: int,
+    further: tuple[int, int],
+    total: int,
+    chooser: random.Random,
+) -> list[int]:
+    """Start ``sync run NAME OPTIONS`` ``kills`` times and SIGKILL each mid-run; the run ids.
 
-    # Four kill points at random progress: each run is killed once it has
-    # checkpointed a random number of further records, plus a random moment
-    # (inside a page's read, delivery or checkpoint). Together they stay
-    # within one run's work, so every kill lands mid-run.
-    chooser = random.Random(2024)
-    delivered = 0
+    Each run is killed once it has checkpointed a random number (within
+    ``further``) of records more than the runs before, plus a random moment
+    (inside a page's read, delivery or checkpoint). Together the kills stay
+    within the ``total`` records the sync brings, so every kill lands mid-run.
+    """
     killed: list[int] = []
-    for _ in range(4):
-        target = chooser.randint(100, 350)  # records more than the runs before
-        process = cli(home, "sync", "run", "tasks", "--json")
+    for _ in range(kills):
+        target = chooser.randint(*further)
+        command = ("sync", "run", name, *options, "--json")
+        process = start(home, *command)
         deadline = time.monotonic() + 60
-        while (progress := delivered_by_running(home, "tasks", max(killed, default=0))) < target:
-            assert process.poll() is None, f"the run ended before {target} more records"
+        while (progress := delivered_by_running(home, name, max(killed, default=0))) < target:
+            if process.poll() is not None:
+                # Started within --stale-after of the kill, the run found the
+                # dead one still counting as alive and was skipped: start again.
+                out, err = process.communicate()
+                skipped = process.returncode == 0 and json.loads(out)["status"] == "skipped"
+                assert skipped, f"the run ended before {target} more records: {out}{err}"
+                process = start(home, *command)
             assert time.monotonic() < deadline
             time.sleep(0.01)
         time.sleep(chooser.uniform(0, 0.1))
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         assert process.returncode == -signal.SIGKILL, f"the run ended before {progress}"
-        run = latest_run(home, "tasks")
+        run = latest_run(home, name)
         assert run is not None and run["id"] not in killed
         killed.append(run["id"])
         assert run["status"] == "running", [
-            (r["status"], r["counts"], r["error"]) for r in all_runs(home, "tasks")
+            (r["status"], r["counts"], r["error"]) for r in all_runs(home, name)
         ]
-        delivered = sum(r["counts"]["delivered"] for r in all_runs(home, "tasks"))
-        assert delivered < len(closed)
-        time.sleep(0.6)  # past the heartbeat timeout: the next run takes the dead one over
+        assert sum(r["counts"]["delivered"] for r in all_runs(home, name)) < total
+    return killed
 
-    summary = cli_json(home, "sync", "run", "tasks")
 
+def run_after_kills(name: str) -> Any:
+    """The run that takes over the last killed one, with default pages, and finishes the sync."""
+    time.sleep(1.1)  # past --stale-after 1s since the killed run's last checkpoint
+    summary = invoke("sync", "run", name, *STALE_AFTER)
     assert summary["status"] == "succeeded", summary
     assert summary["resumed"] is True
-    runs = cli_json(home, "sync", "runs", "tasks")
+    return summary
+
+
+def assert_each_record_counted_once(home: Path, name: str, killed: list[int], total: int) -> None:
+    """The killed runs failed, the last one succeeded, and their deliveries add up to ``total``."""
+    runs = all_runs(home, name)
     assert runs[0]["status"] == "succeeded"
     assert [r["id"] for r in runs[1:]] == killed[::-1]
-    assert all(r["status"] in ("failed", "succeeded") for r in runs), runs
-    # Each record counted once over all runs: what a killed run checkpointed is not read again.
-    assert sum(r["counts"]["delivered"] for r in runs) == len(closed)
+    assert all(r["status"] == "failed" for r in runs[1:]), runs
+    # What a killed run checkpointed is not read again by the runs after it.
+    assert sum(r["counts"]["delivered"] for r in runs) == total
+
+
+def warehouse_rows(home: Path, *columns: Any) -> list[Any]:
     engine = create_engine(f"sqlite:///{home / 'warehouse.sqlite'}")
     try:
         with engine.connect() as connection:
-            rows = connection.execute(select(events.c.message_id, events.c.user_id)).all()
+            return list(connection.execute(select(*columns)).all())
     finally:
         engine.dispose()
+
+
+def test_a_run_killed_at_random_points_resumes_without_loss_or_duplicates(
+    org: RunningEmulator, home: Path
+) -> None:
+    invoke("sync", "add", "tasks", "--connection", "emu", "--template", "tasks")
+    closed = [
+        row["Id"] for row in org.org.records("Task") if row.get("IsClosed") and row.get("WhoId")
+    ]
+    assert len(closed) > 1_000
+    options = ["--page-size", "40", *STALE_AFTER]
+
+    killed = kill_at_random_points(
+        home,
+        "tasks",
+        options,
+        kills=4,
+        further=(100, 350),
+        total=len(closed),
+        chooser=random.Random(2024),
+    )
+    run_after_kills("tasks")
+
+    assert_each_record_counted_once(home, "tasks", killed, len(closed))
+    rows = warehouse_rows(home, events.c.message_id, events.c.user_id)
     expected = {message_id("tasks", task_id, "track") for task_id in closed}
     assert len(rows) == len(expected)
     assert {row.message_id for row in rows} == expected
     who = {
         message_id("tasks", row["Id"], "track"): row["WhoId"]
-        for row in sf_server.org.records("Task")
+        for row in org.org.records("Task")
         if row["Id"] in set(closed)
     }
     assert all(who[row.message_id] == row.user_id for row in rows)
+
+
+def people_in_org(org: RunningEmulator, until: datetime) -> dict[str, dict[str, Any]]:
+    """The org's contacts with an email as the contacts template's people: id -> traits.
+
+    Read from the emulator's own data, only those last written before
+    ``until`` (the run's window end; later writes belong to the next run).
+    """
+    spec = template("contacts", connection="emu", destinations=["warehouse"])
+    assert spec.filter == FILTER
+    people_by_id: dict[str, dict[str, Any]] = {}
+    for row in org.org.records("Contact"):
+        if row["Email"] is None or datetime.fromisoformat(row["SystemModstamp"]) >= until:
+            continue
+        traits = {m.target: row[str(m.source)] for m in spec.fields}
+        people_by_id[row["Id"]] = {
+            **{key: value for key, value in traits.items() if value is not None},
+            "email": row["Email"],
+        }
+    return people_by_id
+
+
+def assert_people_equal_the_org(home: Path, org: RunningEmulator, summary: Any) -> None:
+    expected = people_in_org(org, datetime.fromisoformat(summary["window"]["end"]))
+    rows = warehouse_rows(home, people.c.id, people.c.traits)
+    assert len(rows) == len(expected)  # one row per person: no duplicates
+    delivered = {row.id: row.traits for row in rows}
+    assert delivered.keys() == expected.keys()
+    different = {key for key in expected if delivered[key] != expected[key]}
+    assert not different, [(delivered[key], expected[key]) for key in sorted(different)[:3]]
+
+
+def test_a_person_sync_killed_at_random_points_ends_equal_to_the_org(
+    org: RunningEmulator, home: Path
+) -> None:
+    (home / "sfbridge.yaml").write_text(
+        "destinations:\n  files: {kind: jsonl, directory: out}\n", encoding="utf-8"
+    )
+    added = invoke(
+        "sync",
+        "add",
+        "contacts",
+        "--connection",
+        "emu",
+        "--template",
+        "contacts",
+        "--destination",
+        "warehouse",
+        "--destination",
+        "files",
+    )
+    total = added["count"]
+    assert total > 3_000
+    options = ["--page-size", "100", *STALE_AFTER]
+
+    killed = kill_at_random_points(
+        home,
+        "contacts",
+        options,
+        kills=3,
+        further=(300, 900),
+        total=total,
+        chooser=random.Random(31),
+    )
+    summary = run_after_kills("contacts")
+
+    assert summary["api"] == "rest"
+    assert_each_record_counted_once(home, "contacts", killed, total)
+    assert_people_equal_the_org(home, org, summary)
+    # Every run of the window wrote to one file, named for the window's end,
+    # and a page sent again after a kill was not written twice.
+    end = datetime.fromisoformat(summary["window"]["end"])
+    files = list((home / "out" / "contacts").iterdir())
+    assert [f.name for f in files] == [f"contacts-{end:%Y%m%dT%H%M%S.%f}"[:-3] + "Z.jsonl"]
+    lines = [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
+    assert sorted(m["userId"] for m in lines) == sorted(people_in_org(org, end))
+
+
+def test_a_run_killed_during_a_bulk_read_resumes_its_job_and_ends_equal_to_the_org(
+    org: RunningEmulator, home: Path
+) -> None:
+    added = invoke("sync", "add", "contacts", "--connection", "emu", "--template", "contacts")
+    total = added["count"]
+    assert total > 3_000
+    # Bulk for any window, in many small results pages: each one a checkpoint to kill after.
+    options = ["--bulk-threshold", "0", "--bulk-page-size", "200", *STALE_AFTER]
+
+    killed = kill_at_random_points(
+        home,
+        "contacts",
+        options,
+        kills=3,
+        further=(300, 900),
+        total=total,
+        chooser=random.Random(58),
+    )
+    summary = run_after_kills("contacts")
+
+    # The last run went on with the killed runs' Bulk job (a new job would read
+    # a later window) and read only the pages after their last checkpoint.
+    assert summary["api"] == "bulk"
+    assert summary["window"]["end"] == all_runs(home, "contacts")[-1]["window_end"]
+    assert summary["counts"]["records_read"] < total
+    assert_each_record_counted_once(home, "contacts", killed, total)
+    assert_people_equal_the_org(home, org, summary)

@@ -2,7 +2,9 @@
 
 ``--once`` starts the syncs due now, waits for them and exits; without it the
 scheduler keeps going until Ctrl-C, then waits for running syncs to end.
-Each sync runs as ``sfbridge sync run`` runs it, with the ``schedule`` trigger.
+Each sync runs as ``sfbridge sync run`` runs it, with the ``schedule`` trigger;
+a run another process left silent for ``--stale-after`` (or
+``SFBRIDGE_STALE_RUN_AFTER``) is taken over as dead, as ``sync run`` does.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import typer
 
 from sfbridge.config import Settings
 from sfbridge.runtime import Outcome, Scheduler
-from sfbridge.store import ConnectionStore, Database, RunStatus, RunTrigger, SyncStore
+from sfbridge.store import ConnectionStore, Database, RunStatus, RunTrigger
 from sfbridge.sync import RunSummary
 from sfbridge.sync.service import PROJECT_FILE, load_project, run_named
 
 from .state import console, failures_as_exit, print_json
+from .sync import StaleAfterOption, sync_store
 
 schedule_app = typer.Typer(help="Run enabled syncs on their intervals.")
 
@@ -31,6 +34,7 @@ def run(
         bool, typer.Option("--once", help="Start the syncs due now, wait for them, then exit.")
     ] = False,
     workers: Annotated[int, typer.Option(min=1, help="How many syncs may run at once.")] = 4,
+    stale_after: StaleAfterOption = None,
     project: Annotated[
         Path, typer.Option("--project", help="The project file that declares destinations.")
     ] = Path(PROJECT_FILE),
@@ -57,7 +61,8 @@ def run(
         known = load_project(project).destination_specs()
         database = Database.open(settings)
         try:
-            connections, syncs = ConnectionStore(database), SyncStore(database)
+            connections = ConnectionStore(database)
+            syncs = sync_store(database, settings, stale_after)
 
             def run_one(name: str, trigger: RunTrigger) -> RunSummary:
                 return run_named(

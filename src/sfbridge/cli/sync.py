@@ -3,39 +3,44 @@
 A sync is added **disabled**: ``add`` checks it against the org, says how
 many records the first run reads and saves it; ``preview`` shows what they
 become; ``resume`` enables it. ``run`` runs it once now, paused or not.
+``apply`` makes the saved syncs what ``sfbridge.yaml`` declares (``--prune``
+also removes the ones it no longer declares).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
+from pydantic_core import to_jsonable_python
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sfbridge.config import Settings
+from sfbridge.config import Settings, parse_stale_run_after
 from sfbridge.connect.salesforce import open_client
-from sfbridge.destinations import Destination, RunInfo
 from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.store import ConnectionStore, Database, RunStatus, SyncStore
-from sfbridge.sync import RunSummary, SyncSpec
+from sfbridge.sync import RunSummary
+from sfbridge.sync.plan import BULK_PAGE_ROWS, BULK_THRESHOLD, REST_PAGE_ROWS
 from sfbridge.sync.service import (
     PROJECT_FILE,
-    ObservedDestination,
+    Applied,
+    ProgressHook,
+    RunOptions,
     add_sync,
     apply_project,
     build_spec,
     failure_reasons,
     load_project,
-    open_destinations,
     preview_sync,
     resume_sync,
-    run_now,
+    run_named,
 )
 
 from .state import console, errors, failures_as_exit, print_json
@@ -50,12 +55,39 @@ ProjectOption = Annotated[
 SyncName = Annotated[str, typer.Argument(help="The sync's name.")]
 
 
-@contextlib.contextmanager
-def _stores() -> Iterator[tuple[ConnectionStore, SyncStore]]:
-    """The connection and sync stores of the state database, closed afterwards."""
-    database = Database.open(Settings())
+def _stale_after(text: str) -> timedelta:
     try:
-        yield ConnectionStore(database), SyncStore(database)
+        return parse_stale_run_after(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+StaleAfterOption = Annotated[
+    timedelta | None,
+    typer.Option(
+        "--stale-after",
+        parser=_stale_after,
+        metavar="DURATION",
+        help="Count a run that made no checkpoint for this long as dead and take it over, "
+        "e.g. 30s or 15m (default: SFBRIDGE_STALE_RUN_AFTER, else 10m).",
+    ),
+]
+
+
+def sync_store(database: Database, settings: Settings, stale_after: timedelta | None) -> SyncStore:
+    """The sync store; a run silent for ``stale_after`` (else the setting) counts as dead."""
+    return SyncStore(database, heartbeat_timeout=stale_after or settings.stale_run_after)
+
+
+@contextlib.contextmanager
+def _stores(
+    stale_after: timedelta | None = None,
+) -> Iterator[tuple[ConnectionStore, SyncStore]]:
+    """The connection and sync stores of the state database, closed afterwards."""
+    settings = Settings()
+    database = Database.open(settings)
+    try:
+        yield ConnectionStore(database), sync_store(database, settings, stale_after)
     finally:
         database.close()
 
@@ -297,41 +329,58 @@ def run(
     resync: Annotated[
         bool, typer.Option("--resync", help="Read every record again, ignoring the cursor.")
     ] = False,
+    page_size: Annotated[
+        int,
+        typer.Option(
+            help="Records per REST query page, 1 to 2000: one API call and one checkpoint each."
+        ),
+    ] = REST_PAGE_ROWS,
+    bulk_page_size: Annotated[
+        int,
+        typer.Option(
+            help="Records per Bulk API 2.0 results page: one API call and one checkpoint each; "
+            "fewer use less memory."
+        ),
+    ] = BULK_PAGE_ROWS,
+    bulk_threshold: Annotated[
+        int,
+        typer.Option(
+            help="Read with Bulk API 2.0 when the window holds more records than this "
+            "(0: always Bulk); REST otherwise."
+        ),
+    ] = BULK_THRESHOLD,
+    stale_after: StaleAfterOption = None,
     project: ProjectOption = Path(PROJECT_FILE),
     as_json: AsJson = False,
 ) -> None:
     """Run a sync once now; exit 1 if the run failed."""
     settings = Settings()
-    with failures_as_exit(), _stores() as (connections, syncs):
-        spec = syncs.get(name).spec
+    with failures_as_exit(), _stores(stale_after) as (connections, syncs):
+        options = RunOptions(page_size, bulk_page_size, bulk_threshold)
         known = load_project(project).destination_specs()
-        info = RunInfo(sync=name, run_id=f"manual-{int(time.time())}", home=settings.home)
-        with contextlib.ExitStack() as stack:
-            client = stack.enter_context(open_client(connections, spec.connection))
-            destinations: list[Destination] = [
-                stack.enter_context(d) for d in open_destinations(spec, known, info)
-            ]
-            if as_json:
-                summary = run_now(spec, client, syncs, destinations, resync=resync)
-            else:
-                summary = _run_with_progress(spec, client, syncs, destinations, resync)
+
+        def run_it(progress: ProgressHook | None) -> RunSummary:
+            return run_named(
+                name,
+                store=syncs,
+                connections=connections,
+                known=known,
+                home=settings.home,
+                resync=resync,
+                options=options,
+                progress=progress,
+            )
+
+        summary = run_it(None) if as_json else _with_progress(name, run_it)
         reasons = failure_reasons(syncs, name) if summary.status == RunStatus.PARTIAL else {}
     _print_summary(summary, reasons, as_json)
     if summary.status == RunStatus.FAILED:
         raise typer.Exit(1)
 
 
-def _run_with_progress(
-    spec: SyncSpec,
-    client: SalesforceClient,
-    syncs: SyncStore,
-    destinations: list[Destination],
-    resync: bool,
-) -> RunSummary:
+def _with_progress(name: str, run_it: Callable[[ProgressHook], RunSummary]) -> RunSummary:
     """Run with a live line: records delivered, records/s and API calls so far."""
-    name = spec.name
     started = time.monotonic()
-    delivered = 0
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -342,20 +391,16 @@ def _run_with_progress(
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task(f"{name}: 0 records", total=None, rate=0.0, calls=0)
 
-        def on_delivered(count: int) -> None:
-            nonlocal delivered
-            delivered += count
+        def show(delivered: int, api_calls: int) -> None:
             elapsed = max(time.monotonic() - started, 1e-6)
             progress.update(
                 task,
                 description=f"{name}: {delivered:,} records",
                 rate=delivered / elapsed,
-                calls=client.api_calls,
+                calls=api_calls,
             )
 
-        # Every destination gets every record: counting the first one is the run's progress.
-        observed = [ObservedDestination(destinations[0], on_delivered), *destinations[1:]]
-        return run_now(spec, client, syncs, observed, resync=resync)
+        return run_it(show)
 
 
 def _print_summary(summary: RunSummary, reasons: dict[str, int], as_json: bool) -> None:
@@ -367,7 +412,10 @@ def _print_summary(summary: RunSummary, reasons: dict[str, int], as_json: bool) 
                 "status": summary.status,
                 "run_id": summary.run_id,
                 "api": summary.api,
-                "window": {"start": summary.window.start, "end": summary.window.end},
+                # The same ISO form as the runs' times in `sync runs --json`.
+                "window": to_jsonable_python(
+                    {"start": summary.window.start, "end": summary.window.end}
+                ),
                 "counts": counts.public_dict(),
                 "resumed": summary.resumed,
                 "error": summary.error,
@@ -422,9 +470,21 @@ def apply(
     file: Annotated[
         Path, typer.Argument(help="The project file declaring syncs and destinations.")
     ] = Path(PROJECT_FILE),
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Remove saved syncs the file does not declare, with their cursor, runs "
+            "and failed records.",
+        ),
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Create or update the syncs a project file declares (all checked before any is saved)."""
+    """Create or update the syncs a project file declares (all checked before any is saved).
+
+    Saved syncs the file does not declare are reported as "not declared" and
+    kept, or removed with --prune.
+    """
     with failures_as_exit(), _stores() as (connections, syncs):
         project = load_project(file, required=True)
         with contextlib.ExitStack() as stack:
@@ -435,11 +495,13 @@ def apply(
                     clients[connection] = stack.enter_context(open_client(connections, connection))
                 return clients[connection]
 
-            outcomes = apply_project(project, syncs, client_for)
+            outcomes = apply_project(project, syncs, client_for, prune=prune)
     if as_json:
         print_json([{"name": name, "result": str(result)} for name, result in outcomes])
         return
     for name, result in outcomes:
-        console.print(f"{result}: {name}")
-    if not outcomes:
-        console.print(f"{file} declares no syncs")
+        console.print(f"{result}: {name}", highlight=False)
+    if not project.syncs:
+        console.print(f"{file} declares no syncs", highlight=False)
+    if any(result == Applied.NOT_DECLARED for _, result in outcomes):
+        console.print(f"syncs not declared in {file} are kept; --prune removes them")

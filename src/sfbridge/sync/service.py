@@ -18,7 +18,6 @@ always exists; others are declared in ``sfbridge.yaml`` under
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,14 @@ from sfbridge.store.connections import ConnectionStore
 from sfbridge.store.syncs import RunTrigger, SyncRecord, SyncStore
 
 from .formats import ID_FIELD, ObjectFormat, RelationshipFormat
+from .plan import (
+    BULK_PAGE_ROWS,
+    BULK_THRESHOLD,
+    DEFAULT_CURSOR,
+    REST_PAGE_ROWS,
+    CursorSettings,
+    plan_window,
+)
 from .records import RecordMapper, RecordMappingError
 from .run import RunSummary, run_sync
 from .spec import CURSOR_FIELD, SyncSpec
@@ -340,25 +347,74 @@ def open_destinations(
     return opened
 
 
-def run_now(
-    spec: SyncSpec,
-    client: SalesforceClient,
+@dataclass(frozen=True)
+class RunOptions:
+    """How one run reads Salesforce: page sizes and when to use Bulk API 2.0.
+
+    Each page is one API call, one delivery and one checkpoint: smaller pages
+    checkpoint more often and hold less in memory, at more API calls.
+    """
+
+    page_size: int = REST_PAGE_ROWS
+    """Records per REST query page, 1 to 2,000 (a REST page holds at most 2,000)."""
+    bulk_page_size: int = BULK_PAGE_ROWS
+    """Records per Bulk API 2.0 results page."""
+    bulk_threshold: int = BULK_THRESHOLD
+    """A window of more records than this is read with Bulk API 2.0; 0 always uses Bulk."""
+
+    def __post_init__(self) -> None:
+        # Salesforce returns at most 2,000 records per REST query call; a
+        # larger page would cost several calls per checkpoint.
+        if not 1 <= self.page_size <= REST_PAGE_ROWS:
+            raise ConfigError(
+                f"page size {self.page_size} is out of range: a REST query page holds "
+                f"1 to {REST_PAGE_ROWS} records"
+            )
+        if self.bulk_page_size < 1:
+            raise ConfigError(
+                f"Bulk page size {self.bulk_page_size} is out of range: use 1 record or more"
+            )
+        if self.bulk_threshold < 0:
+            raise ConfigError(
+                f"Bulk threshold {self.bulk_threshold} is out of range: use 0 (always Bulk) or more"
+            )
+
+
+ProgressHook = Callable[[int, int], None]
+"""``hook(records, api_calls)``: records delivered and API calls made so far in a run."""
+
+
+def destination_run_id(
+    name: str,
     store: SyncStore,
-    destinations: Sequence[Destination],
+    now: datetime,
     *,
     resync: bool = False,
-    trigger: RunTrigger = RunTrigger.MANUAL,
-) -> RunSummary:
-    """Run ``spec`` once now (manual unless ``trigger`` says otherwise, paused or not)."""
-    return run_sync(
-        spec,
-        client=client,
-        destinations=destinations,
-        state=store,
-        now=lambda: datetime.now(UTC),
-        resync=resync,
-        trigger=trigger,
-    )
+    settings: CursorSettings = DEFAULT_CURSOR,
+) -> str:
+    """The run id destinations see: the sync's name and the end of the window the run reads.
+
+    The end is the instant the run reads up to, as ``sync runs`` shows it.
+    A run that finishes a window an earlier run left unfinished (killed,
+    failed) reads that same window and so gets the same id: destinations
+    keep a resumed run's id (the jsonl destination appends to its file).
+    The store's run id cannot serve: it exists only once the run started,
+    after the destinations were opened.
+    """
+    saved = None if resync else store.cursor(name)
+    if saved is not None and saved.resume_state is not None:
+        # Every run since the window was cut short has read that window
+        # (run_sync takes it from the resume state), so the newest run's
+        # window is the one this run finishes.
+        newest = store.runs(name, limit=1)
+        if newest:
+            return _run_id(name, newest[0].window_end)
+    return _run_id(name, plan_window(None if saved is None else saved.cursor, now, settings).end)
+
+
+def _run_id(name: str, window_end: datetime) -> str:
+    end = window_end.astimezone(UTC)
+    return f"{name}-{end:%Y%m%dT%H%M%S}.{end.microsecond // 1000:03d}Z"
 
 
 def run_named(
@@ -368,15 +424,45 @@ def run_named(
     connections: ConnectionStore,
     known: Mapping[str, DestinationSpec],
     home: Path,
-    trigger: RunTrigger,
+    trigger: RunTrigger = RunTrigger.MANUAL,
+    resync: bool = False,
+    options: RunOptions = RunOptions(),
+    progress: ProgressHook | None = None,
 ) -> RunSummary:
-    """Run the sync called ``name`` once: open its client and destinations, run, close them."""
+    """Run the sync called ``name`` once now, paused or not: open its client and destinations.
+
+    ``progress`` hears after every batch the first destination took (each
+    destination gets every record, so that is the run's progress).
+    """
     spec = store.get(name).spec
-    info = RunInfo(sync=name, run_id=f"{trigger}-{int(time.time())}", home=home)
+    # One instant both names the run (its window's end) and cuts its window.
+    started = datetime.now(UTC)
+    run_id = destination_run_id(name, store, started, resync=resync)
+    info = RunInfo(sync=name, run_id=run_id, home=home)
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(open_client(connections, spec.connection))
         destinations = [stack.enter_context(d) for d in open_destinations(spec, known, info)]
-        return run_now(spec, client, store, destinations, trigger=trigger)
+        if progress is not None:
+            delivered = 0
+
+            def on_delivered(count: int) -> None:
+                nonlocal delivered
+                delivered += count
+                progress(delivered, client.api_calls)
+
+            destinations[0] = ObservedDestination(destinations[0], on_delivered)
+        return run_sync(
+            spec,
+            client=client,
+            destinations=destinations,
+            state=store,
+            now=lambda: started,
+            page_size=options.page_size,
+            bulk_page_size=options.bulk_page_size,
+            bulk_threshold=options.bulk_threshold,
+            resync=resync,
+            trigger=trigger,
+        )
 
 
 def failure_reasons(store: SyncStore, name: str) -> dict[str, int]:
@@ -392,22 +478,31 @@ def resume_sync(store: SyncStore, name: str) -> SyncRecord:
 
 
 class Applied(StrEnum):
-    """What ``apply_project`` did with one declared sync."""
+    """What ``apply_project`` did with one sync, declared or not."""
 
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+    REMOVED = "removed"
+    """Saved but not declared, and removed (``prune``)."""
+    NOT_DECLARED = "not declared"
+    """Saved but not declared, and kept (no ``prune``)."""
 
 
 def apply_project(
     project: Project,
     store: SyncStore,
     client_for: Callable[[str], SalesforceClient],
+    *,
+    prune: bool = False,
 ) -> list[tuple[str, Applied]]:
     """Create or update every sync ``project`` declares, after checking all of them.
 
     ``client_for(connection)`` gives a client on a connection. Nothing is
     saved unless every sync fits its org and names known destinations.
+    Saved syncs the project does not declare are reported after the declared
+    ones, by name; with ``prune`` they are removed with their cursor, runs
+    and failed records, as ``sfbridge sync remove`` does.
     """
     known = project.destination_specs()
     names = [spec.name for spec in project.syncs]
@@ -432,4 +527,8 @@ def apply_project(
         else:
             store.update(spec)
             outcomes.append((spec.name, Applied.UPDATED))
+    for name in sorted(existing.keys() - set(names)):
+        if prune:
+            store.remove(name)
+        outcomes.append((name, Applied.REMOVED if prune else Applied.NOT_DECLARED))
     return outcomes

@@ -32,3 +32,20 @@ def test_concurrent_clients_are_served_correctly(sf_server: RunningEmulator) -> 
     assert len(set(ids)) == 120
     names = {sf_server.org.get("Account", i)["Name"] for i in ids}
     assert names == {f"Conc {n}-{i}" for n in range(8) for i in range(15)}
+
+
+def test_a_request_head_over_16384_bytes_is_refused_like_an_org_refuses_it(
+    sf_server: RunningEmulator,
+) -> None:
+    base = f"{sf_server.instance_url}/services/data/v62.0"
+    headers = {"Authorization": f"Bearer {sf_server.access_token()}"}
+    wide = "SELECT Id FROM Account WHERE Name != '" + "x" * 14_000 + "'"
+    with httpx.Client(verify=sf_server.trust(), headers=headers) as client:
+        fits = client.get(f"{base}/query", params={"q": wide})
+        too_long = client.get(f"{base}/query", params={"q": wide + " " * 3_000})
+        big_header = client.get(f"{base}/limits", headers={"X-Padding": "p" * 17_000})
+
+    assert fits.status_code == 200, fits.text
+    assert too_long.status_code == 414
+    assert too_long.json()[0]["errorCode"] == "URI_TOO_LONG"
+    assert big_header.status_code == 431

@@ -83,6 +83,38 @@ class CallLogMiddleware:
         await self.app(scope, receive, log_then_send)
 
 
+# "URI plus headers may be at most 16,384 bytes" (soql-semantics.md, from the
+# REST API Developer Guide's request limits): past it a too-long URI answers
+# 414 and too-long headers 431, before any authentication or counting.
+MAX_REQUEST_HEAD_BYTES = 16_384
+
+
+class RequestHeadLimitMiddleware:
+    """Refuses requests whose URI plus headers exceed ``MAX_REQUEST_HEAD_BYTES``, as an org does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            uri = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+            headers = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            if uri + headers > MAX_REQUEST_HEAD_BYTES:
+                status, code = (
+                    (414, "URI Too Long")
+                    if uri > headers
+                    else (431, "Request Header Fields Too Large")
+                )
+                size = uri + headers
+                message = (
+                    f"{code}: the URI and headers are {size} bytes, over {MAX_REQUEST_HEAD_BYTES}"
+                )
+                body = [{"errorCode": code.upper().replace(" ", "_"), "message": message}]
+                await json_response(body, status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 @dataclass
 class EmulatorApp:
     """The ASGI app of one org plus the services behind it."""
@@ -164,6 +196,7 @@ def create_app(org: Org, auth: AuthService, instance_url: Callable[[], str]) -> 
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
     app.add_middleware(CallLogMiddleware, org=org)
+    app.add_middleware(RequestHeadLimitMiddleware)
     return EmulatorApp(asgi=app, org=org, auth=auth, queries=queries)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from .app import EmulatorApp, create_app
+from .app import MAX_REQUEST_HEAD_BYTES, EmulatorApp, create_app
 from .oauth import AuthService, DefaultCredentials
 from .org import Org
 from .proxy import ConnectProxy
@@ -164,6 +164,9 @@ def _server(running: RunningEmulator) -> uvicorn.Server:
         ssl_certfile=str(running.tls.cert_file) if running.tls else None,
         ssl_keyfile=str(running.tls.key_file) if running.tls else None,
         timeout_keep_alive=30,
+        # h11 refuses a request head over 16 KiB itself, with a bare 400; let
+        # the app answer an org's 414 / 431 instead (app.RequestHeadLimitMiddleware).
+        h11_max_incomplete_event_size=4 * MAX_REQUEST_HEAD_BYTES,
         # Stopping must not wait for clients that keep idle connections open.
         timeout_graceful_shutdown=1,
         access_log=False,
