@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sfbridge.errors import ConfigError
 
 MIN_STALE_RUN_AFTER = timedelta(seconds=1)
 """The shortest silence after which a running sync may be taken over as dead."""
@@ -59,6 +61,18 @@ class Settings(BaseSettings):
         "counts its process as dead and takes over, e.g. 30s or 15m. Keep it longer than the "
         "slowest page: a Bulk job's processing, one page's delivery.",
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the environment; a bad value is a ``ConfigError`` naming its variable."""
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"SFBRIDGE_{'_'.join(str(part) for part in problem['loc']).upper()} "
+                f"{problem['msg'].removeprefix('Value error, ')}"
+                for problem in error.errors(include_url=False)
+            )
+            raise ConfigError(f"bad setting: {problems}") from None
 
     def emulator_dir(self, name: str) -> Path:
         """Where an emulator keeps its data by default (``home/emulators/name``)."""

@@ -125,6 +125,26 @@ def test_add_run_and_manage_a_contacts_sync(org: RunningEmulator, home: Path) ->
     assert code == 2 and "contacts" in output
 
 
+def test_a_sync_with_a_lookup_field_gets_a_formula_refresh_from_the_command_line(
+    org: RunningEmulator,
+) -> None:
+    common = ("sync", "add", "people", "--connection", "emu", "--template", "contacts")
+    fields = ("--field", "LastName:last_name", "--field", "Account.Name:company")
+
+    code, output = run(*common, *fields, "--interval", "6h", "--formula-refresh", "1h")
+    assert code == 2
+    assert "formula_refresh 1h is shorter than the" in " ".join(output.split())
+
+    added = run_json(*common, *fields, "--formula-refresh", "24h")
+    assert added["sync"]["spec"]["formula_refresh"] == "24h"
+    assert not any("formula_refresh" in warning for warning in added["warnings"])
+    # The first run reads every field of every record: it counts as the first refresh.
+    run_json("sync", "run", "people")
+    [first] = run_json("sync", "runs", "people")
+    assert first["counts"]["refreshed"] == 0
+    assert run_json("sync", "show", "people")["formula_refreshed_at"] is not None
+
+
 def test_a_filter_on_an_unknown_field_is_refused_and_nothing_is_saved(
     org: RunningEmulator,
 ) -> None:
@@ -351,6 +371,18 @@ def test_stale_after_must_be_a_duration_of_a_second_or_more(
         assert code == 2, output
         assert f"'{value}' is not a duration of at least 1s" in output
     assert run_json("sync", "runs", "contacts") == []
+
+
+def test_a_bad_setting_in_the_environment_is_one_clear_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SFBRIDGE_STALE_RUN_AFTER", "soon")
+
+    code, output = run("sync", "list")
+
+    assert code == 2
+    assert output.startswith("error: bad setting: SFBRIDGE_STALE_RUN_AFTER 'soon' is not")
+    assert "Traceback" not in output
 
 
 def test_a_jsonl_file_is_named_for_the_sync_and_the_window_it_holds(

@@ -15,6 +15,7 @@ from .connect import connect_app
 from .connections import connections_app
 from .emulate import emulate_app
 from .scheduler import schedule_app
+from .state import failures_as_exit
 from .sync import apply, sync_app
 
 app = typer.Typer(
@@ -39,7 +40,8 @@ def main(
     ] = None,
 ) -> None:
     """Bridge Salesforce and Customer.io: syncs, actions and workspace migration."""
-    level = (log_level or Settings().log_level).upper()
+    with failures_as_exit():
+        level = (log_level or Settings().log_level).upper()
     if level not in logging.getLevelNamesMapping():
         raise typer.BadParameter(f"unknown log level {level!r}; use DEBUG, INFO, WARNING or ERROR")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

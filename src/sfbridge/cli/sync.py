@@ -133,6 +133,12 @@ def add(
     delete_policy: Annotated[
         str | None, typer.Option(help="ignore, delete, suppress (people) or mark.")
     ] = None,
+    formula_refresh: Annotated[
+        str | None,
+        typer.Option(
+            help="Re-read formula and lookup fields this often, e.g. 24h (at least the interval)."
+        ),
+    ] = None,
     project: ProjectOption = Path(PROJECT_FILE),
     as_json: AsJson = False,
 ) -> None:
@@ -150,6 +156,7 @@ def add(
             interval=interval,
             destinations=destination or ("warehouse",),
             delete_policy=delete_policy,
+            formula_refresh=formula_refresh,
         )
         known = load_project(project).destination_specs()
         with open_client(connections, connection) as client:
@@ -239,6 +246,7 @@ def show(name: SyncName, as_json: AsJson = False) -> None:
         "spec": record.spec.model_dump(mode="json"),
         "spec_version": record.spec_version,
         "cursor": None if cursor is None else cursor.cursor,
+        "formula_refreshed_at": None if cursor is None else cursor.formula_refreshed_at,
         "runs": [run.public_dict() for run in runs],
     }
     if as_json:
@@ -247,12 +255,17 @@ def show(name: SyncName, as_json: AsJson = False) -> None:
     console.print(yaml.safe_dump(data["spec"], sort_keys=False), highlight=False)
     console.print(f"spec version: {record.spec_version}", highlight=False)
     console.print(f"cursor: {data['cursor'] or 'none (the first run reads everything)'}")
+    if record.spec.formula_refresh is not None:
+        refreshed = data["formula_refreshed_at"] or "never (the next run refreshes)"
+        console.print(f"formula fields refreshed: {refreshed}")
     if runs:
         console.print(_runs_table(runs))
 
 
 def _runs_table(runs: list[Any]) -> Table:
-    table = Table("run", "status", "trigger", "started", "read", "delivered", "failed", "API")
+    table = Table(
+        "run", "status", "trigger", "started", "read", "delivered", "refreshed", "failed", "API"
+    )
     for run in runs:
         counts = run.counts
         table.add_row(
@@ -262,6 +275,7 @@ def _runs_table(runs: list[Any]) -> Table:
             f"{run.started_at:%Y-%m-%d %H:%M:%S}",
             str(counts.records_read),
             str(counts.delivered),
+            str(counts.refreshed),
             str(counts.failed),
             str(counts.api_calls),
         )
@@ -423,12 +437,15 @@ def _print_summary(summary: RunSummary, reasons: dict[str, int], as_json: bool) 
             }
         )
         return
-    table = Table("status", "read", "delivered", "deleted", "failed", "API calls", "read with")
+    table = Table(
+        "status", "read", "delivered", "deleted", "refreshed", "failed", "API calls", "read with"
+    )
     table.add_row(
         str(summary.status),
         f"{counts.records_read:,}",
         f"{counts.delivered:,}",
         f"{counts.deleted:,}",
+        f"{counts.refreshed:,}",
         f"{counts.failed:,}",
         f"{counts.api_calls:,}",
         str(summary.api or "-"),

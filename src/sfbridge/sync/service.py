@@ -138,6 +138,7 @@ def build_spec(
     interval: str | None = None,
     destinations: Sequence[str] = (WAREHOUSE,),
     delete_policy: str | None = None,
+    formula_refresh: str | None = None,
 ) -> SyncSpec:
     """A disabled sync spec from a template or an object and format, with overrides.
 
@@ -180,6 +181,8 @@ def build_spec(
         data["interval"] = interval
     if delete_policy is not None:
         data["delete_policy"] = delete_policy
+    if formula_refresh is not None:
+        data["formula_refresh"] = formula_refresh
     data |= {
         "name": name,
         "connection": connection,
