@@ -336,6 +336,21 @@ def test_delete_recycles_and_hard_delete_purges(api: Api, org: Org) -> None:
     assert org.count("Contact", include_deleted=True) == 0  # the cascade went too
 
 
+def test_purged_records_stay_listed_by_the_deleted_resource(api: Api, org: Org) -> None:
+    start = org.store.clock.now()
+    created = ingest(api, "Account", "insert", "Name\nSoft\nHard\n")
+    soft, hard = (row[0] for row in results(api, created["id"], "successfulResults")[1:])
+    ingest(api, "Account", "delete", f"Id\n{soft}\n")
+    ingest(api, "Account", "hardDelete", f"Id\n{hard}\n")
+    window = {"start": start.isoformat(), "end": org.store.clock.now().isoformat()}
+
+    listed = api.get("/sobjects/Account/deleted/", params=window).json()["deletedRecords"]
+    rows = api.get("/queryAll", params={"q": "SELECT Id FROM Account WHERE IsDeleted = true"})
+
+    assert sorted(d["id"] for d in listed) == sorted([soft, hard])
+    assert [r["Id"] for r in rows.json()["records"]] == [soft]
+
+
 def test_deletes_take_only_an_id_column(api: Api, org: Org) -> None:
     info = ingest(api, "Account", "delete", "Id,Name\n001000000000000AAA,X\n")
     assert info["errorMessage"] == "InvalidBatch : The 'delete' batch must contain only ids"

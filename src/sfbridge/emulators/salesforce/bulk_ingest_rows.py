@@ -28,7 +28,7 @@ from .api_errors import ApiError
 from .org import Org, UserInfo
 from .records import RecordWriter
 from .schema import FieldDef, ObjectDef
-from .storage import quote_name
+from .storage import DELETED_DATE, quote_name
 
 NULL_MARKER = "#N/A"
 # SQLite's smallest default limit on parameters per statement is 999.
@@ -188,6 +188,12 @@ class RowWriter:
         for first in range(0, len(ids), _IDS_PER_STATEMENT):
             batch = ids[first : first + _IDS_PER_STATEMENT]
             marks = ", ".join("?" for _ in batch)
+            self.org.store.execute(
+                f"INSERT OR REPLACE INTO _purged (object, id, deleted_date) "
+                f'SELECT ?, "Id", {quote_name(DELETED_DATE)} FROM {quote_name(obj.name)} '
+                f'WHERE "Id" IN ({marks}) AND {quote_name(DELETED_DATE)} IS NOT NULL',
+                [obj.name, *batch],
+            )
             self.org.store.execute(
                 f'DELETE FROM {quote_name(obj.name)} WHERE "Id" IN ({marks})', batch
             )

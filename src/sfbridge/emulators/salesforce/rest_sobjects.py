@@ -142,11 +142,14 @@ class SObjectResources:
         if not obj.field("IsDeleted"):
             rows: list[tuple[Any, ...]] = []
         else:
+            # In the recycle bin, or purged from it since: both are deleted records.
             rows = self.org.store.execute(
-                f'SELECT "Id", {quote_name(DELETED_DATE)} FROM {quote_name(obj.name)} '
+                f'SELECT "Id", {quote_name(DELETED_DATE)} AS day FROM {quote_name(obj.name)} '
                 f'WHERE "IsDeleted" = 1 AND {quote_name(DELETED_DATE)} >= ? '
-                f"AND {quote_name(DELETED_DATE)} <= ? ORDER BY {quote_name(DELETED_DATE)}",
-                (start, end),
+                f"AND {quote_name(DELETED_DATE)} <= ? "
+                "UNION ALL SELECT id, deleted_date FROM _purged "
+                "WHERE object = ? AND deleted_date >= ? AND deleted_date <= ? ORDER BY day",
+                (start, end, obj.name, start, end),
             )
         earliest = format_datetime(self.org.store.clock.now() - REPLICATION_WINDOW)
         return {

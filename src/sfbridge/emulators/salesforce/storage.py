@@ -102,6 +102,14 @@ class OrgStore:
         self.connection.execute(
             "CREATE TABLE IF NOT EXISTS _sequences (object TEXT PRIMARY KEY, next INTEGER NOT NULL)"
         )
+        # Records purged from the recycle bin (hardDelete, an emptied bin) leave
+        # queryAll but stay listed by the "deleted" resource for its replication
+        # window, as in a real org (REST API Developer Guide, "Get Deleted Records").
+        self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS _purged "
+            "(object TEXT NOT NULL, id TEXT NOT NULL, deleted_date TEXT NOT NULL, "
+            "PRIMARY KEY (object, id))"
+        )
         for obj in schema.objects():
             self.ensure_table(obj)
 
