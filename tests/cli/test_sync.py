@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
@@ -443,3 +444,44 @@ def test_apply_reports_syncs_it_does_not_declare_and_prune_removes_them(
     assert [s["name"] for s in run_json("sync", "list")] == ["contact-accounts", "contacts"]
     code, output = run("apply", "--prune")
     assert code == 0 and "removed" not in output and "not declared" not in output, output
+
+
+REPLAY_PROJECT = """\
+syncs:
+  - name: by-email
+    connection: emu
+    object: Contact
+    format: {type: person, id_field: null, email_field: Email}
+    fields: [LastName]
+    destinations: [warehouse]
+"""
+
+
+def test_replay_delivers_kept_records_once_their_data_is_fixed(
+    org: RunningEmulator, home: Path
+) -> None:
+    (home / "sfbridge.yaml").write_text(REPLAY_PROJECT, encoding="utf-8")
+    run_json("apply")
+    # People are identified by email here: the seeded contacts without one fail and are kept.
+    summary = run_json("sync", "run", "by-email")
+    assert summary["status"] == "partial"
+    kept = [f["record_id"] for f in run_json("sync", "failures", "by-email")]
+    assert len(kept) == summary["counts"]["failed"] >= 2
+    base = f"{org.instance_url}/services/data/v62.0/sobjects/Contact"
+    headers = {"Authorization": f"Bearer {org.access_token()}"}
+    with httpx.Client(verify=org.trust(), headers=headers) as api:
+        fixed = api.patch(f"{base}/{kept[0]}", json={"Email": "replayed@example.com"})
+        assert fixed.status_code == 204, fixed.text
+    before = warehouse_people(home)
+
+    code, output = run("sync", "replay", "by-email")
+
+    assert code == 1
+    assert f"1 replayed, 0 no longer sent (deleted or out of the filter), {len(kept) - 1} " in (
+        " ".join(output.split())
+    )
+    assert f"{kept[1]}: has no person id" in " ".join(output.split())
+    assert [f["record_id"] for f in run_json("sync", "failures", "by-email")] == kept[1:]
+    assert warehouse_people(home) == before + 1
+    code, output = run("sync", "replay", "by-email", "--record", "003000000000000AAA")
+    assert code == 2 and "keeps no failed record '003000000000000AAA'" in output

@@ -39,6 +39,7 @@ from sfbridge.sync.service import (
     failure_reasons,
     load_project,
     preview_sync,
+    replay_named,
     resume_sync,
     run_named,
 )
@@ -263,9 +264,10 @@ def show(name: SyncName, as_json: AsJson = False) -> None:
 
 
 def _runs_table(runs: list[Any]) -> Table:
-    table = Table(
-        "run", "status", "trigger", "started", "read", "delivered", "refreshed", "failed", "API"
-    )
+    # The refreshed column only for syncs that refresh formula fields: narrow terminals.
+    refreshing = any(run.counts.refreshed for run in runs)
+    headers = ["run", "status", "trigger", "started", "read", "delivered"]
+    table = Table(*headers, *(["refreshed"] if refreshing else []), "failed", "API")
     for run in runs:
         counts = run.counts
         table.add_row(
@@ -275,7 +277,7 @@ def _runs_table(runs: list[Any]) -> Table:
             f"{run.started_at:%Y-%m-%d %H:%M:%S}",
             str(counts.records_read),
             str(counts.delivered),
-            str(counts.refreshed),
+            *([str(counts.refreshed)] if refreshing else []),
             str(counts.failed),
             str(counts.api_calls),
         )
@@ -437,15 +439,15 @@ def _print_summary(summary: RunSummary, reasons: dict[str, int], as_json: bool) 
             }
         )
         return
-    table = Table(
-        "status", "read", "delivered", "deleted", "refreshed", "failed", "API calls", "read with"
-    )
+    refreshing = bool(counts.refreshed) or summary.refresh_api is not None
+    headers = ["status", "read", "delivered", "deleted", *(["refreshed"] if refreshing else [])]
+    table = Table(*headers, "failed", "API calls", "read with")
     table.add_row(
         str(summary.status),
         f"{counts.records_read:,}",
         f"{counts.delivered:,}",
         f"{counts.deleted:,}",
-        f"{counts.refreshed:,}",
+        *([f"{counts.refreshed:,}"] if refreshing else []),
         f"{counts.failed:,}",
         f"{counts.api_calls:,}",
         str(summary.api or "-"),
@@ -481,6 +483,42 @@ def failures(name: SyncName, as_json: AsJson = False) -> None:
             record.reason,
         )
     console.print(table)
+
+
+@sync_app.command("replay")
+def replay(
+    name: SyncName,
+    record: Annotated[
+        list[str] | None,
+        typer.Option(help="Replay only this record id (repeatable); all kept records if none."),
+    ] = None,
+    project: ProjectOption = Path(PROJECT_FILE),
+    as_json: AsJson = False,
+) -> None:
+    """Read the kept failed records again from Salesforce and deliver them; exit 1 if any fail."""
+    settings = Settings()
+    with failures_as_exit(), _stores() as (connections, syncs):
+        summary = replay_named(
+            name,
+            store=syncs,
+            connections=connections,
+            known=load_project(project).destination_specs(),
+            home=settings.home,
+            record_ids=record or (),
+        )
+    if as_json:
+        print_json(to_jsonable_python(summary))
+    else:
+        console.print(
+            f"{name}: {summary.replayed:,} replayed, {summary.skipped:,} no longer sent "
+            f"(deleted or out of the filter), {len(summary.still_failing):,} still failing; "
+            f"{summary.api_calls:,} API calls",
+            highlight=False,
+        )
+        for record_id, reason in summary.still_failing.items():
+            console.print(f"  {record_id}: {reason}", highlight=False)
+    if summary.still_failing:
+        raise typer.Exit(1)
 
 
 def apply(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -57,6 +57,7 @@ from .plan import (
     plan_window,
 )
 from .records import RecordMapper, RecordMappingError
+from .replay import ReplaySummary, replay_failures
 from .run import RunSummary, run_sync
 from .spec import CURSOR_FIELD, SyncSpec
 from .spec_check import SpecCheck, check_against_describe
@@ -413,6 +414,26 @@ def destination_run_id(
         if newest:
             return _run_id(name, newest[0].window_end)
     return _run_id(name, plan_window(None if saved is None else saved.cursor, now, settings).end)
+
+
+def replay_named(
+    name: str,
+    *,
+    store: SyncStore,
+    connections: ConnectionStore,
+    known: Mapping[str, DestinationSpec],
+    home: Path,
+    record_ids: Collection[str] = (),
+) -> ReplaySummary:
+    """Replay the failed records the sync called ``name`` kept (``replay.replay_failures``)."""
+    spec = store.get(name).spec
+    info = RunInfo(sync=name, run_id=f"{_run_id(name, datetime.now(UTC))}-replay", home=home)
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(open_client(connections, spec.connection))
+        destinations = [stack.enter_context(d) for d in open_destinations(spec, known, info)]
+        return replay_failures(
+            spec, client=client, destinations=destinations, store=store, record_ids=record_ids
+        )
 
 
 def _run_id(name: str, window_end: datetime) -> str:
