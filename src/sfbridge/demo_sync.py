@@ -27,12 +27,8 @@ from sfbridge.sync.run import RunSummary, run_sync
 from sfbridge.sync.service import WAREHOUSE, Project, add_sync, build_spec, open_destinations
 
 # (sync name, template, Customer.io object type id for object syncs)
-DEMO_SYNCS = (
-    ("contacts", "contacts", None),
-    ("leads", "leads", None),
-    ("accounts", "accounts", "1"),
-    ("opportunities", "opportunities", "2"),
-)
+DEMO_SYNCS = ("contacts", "leads", "accounts", "opportunities")
+"""The syncs the tour adds, each from the template of its name."""
 # The window ends a settle margin (60 s) before "now". Rather than make the
 # viewer wait a minute, the second run's clock is set this far ahead.
 SECOND_RUN_LATER = timedelta(minutes=2)
@@ -95,24 +91,23 @@ def data_in_tour(running: RunningEmulator, console: Console, home: Path) -> None
         connect(connections, options, open_browser=lambda url: None)[1].close()
         moved: dict[str, _Moved] = {}
         with open_client(connections, "demo") as client:
-            for name, template_name, type_id in DEMO_SYNCS:
+            for name in DEMO_SYNCS:
                 spec = build_spec(
                     name,
                     connection="demo",
-                    template_name=template_name,
-                    format_options=[f"object_type.object_type_id={type_id}"] if type_id else (),
+                    template_name=name,
                     destinations=(WAREHOUSE,),
                     delete_policy="delete" if name == "contacts" else None,
                 )
                 added = add_sync(syncs, client, spec, Project().destination_specs())
                 syncs.set_enabled(name, True)
                 console.print(f"added {name}: the first run will bring {added.count:,} records")
-            for name, _, _ in DEMO_SYNCS:
+            for name in DEMO_SYNCS:
                 moved[name] = _Moved(_run(name, syncs, client, home, lambda: datetime.now(UTC)))
             console.print(f"warehouse people after the first runs: {_people(home):,}")
             console.print(f"changing the org: {_change_the_org(client)}")
             later = lambda: datetime.now(UTC) + SECOND_RUN_LATER  # noqa: E731 - a clock
-            for name, _, _ in DEMO_SYNCS:
+            for name in DEMO_SYNCS:
                 moved[name].second = _run(name, syncs, client, home, later)
         table = Table(
             "sync",

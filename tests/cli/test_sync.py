@@ -255,26 +255,39 @@ def test_apply_checks_every_sync_before_saving_any(org: RunningEmulator, home: P
     assert run_json("sync", "list") == []
 
 
-def test_an_accounts_sync_needs_its_object_type_id_to_preview(org: RunningEmulator) -> None:
-    code, output = run("sync", "add", "accounts", "--connection", "emu", "--template", "accounts")
-    assert code == 0 and "object_type_id" in output
-    code, output = run("sync", "preview", "accounts")
-    assert code == 2 and "object_type_id" in output
-    added = run_json(
+def test_object_types_are_found_by_name_or_created_with_the_next_id(
+    org: RunningEmulator,
+) -> None:
+    accounts = run_json("sync", "add", "accounts", "--connection", "emu", "--template", "accounts")
+    opportunities = run_json(
+        "sync", "add", "opportunities", "--connection", "emu", "--template", "opportunities"
+    )
+    # The account-contacts preset relates people to the same type: found by its name.
+    related = run_json(
+        "sync", "add", "people-accounts", "--connection", "emu", "--template", "account-contacts"
+    )
+
+    def type_id(added: dict[str, Any]) -> str:
+        return str(added["sync"]["spec"]["format"]["object_type"]["object_type_id"])
+
+    assert [type_id(accounts), type_id(opportunities), type_id(related)] == ["1", "2", "1"]
+    assert accounts["warnings"] == []
+    preview = run_json("sync", "preview", "accounts", "--limit", "2")
+    assert [m["type"] for m in preview["messages"]] == ["group", "group"]
+    assert preview["messages"][0]["traits"]["object_type_id"] == "1"
+    code, output = run(
         "sync",
         "add",
-        "typed-accounts",
+        "clash",
         "--connection",
         "emu",
         "--template",
-        "accounts",
+        "opportunities",
         "--format-option",
         "object_type.object_type_id=1",
     )
-    assert added["warnings"] == []
-    preview = run_json("sync", "preview", "typed-accounts", "--limit", "2")
-    assert [m["type"] for m in preview["messages"]] == ["group", "group"]
-    assert preview["messages"][0]["traits"]["object_type_id"] == "1"
+    assert code == 2
+    assert "object type id '1' is 'Accounts' already" in " ".join(output.split())
 
 
 def test_a_too_short_interval_is_refused(org: RunningEmulator) -> None:

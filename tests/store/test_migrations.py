@@ -77,7 +77,7 @@ def test_a_file_made_at_0001_is_upgraded_and_keeps_its_connections(settings: Set
         )
 
     with Database.open(settings) as database:
-        assert database.schema_revision() == head_revision() == "0003"
+        assert database.schema_revision() == head_revision() == "0004"
         assert SyncStore(database).list() == []
 
     with sqlite3.connect(path) as raw:
@@ -105,7 +105,7 @@ def test_runs_and_cursors_made_before_0003_keep_their_data(settings: Settings) -
         )
 
     with Database.open(settings) as database:
-        assert database.schema_revision() == "0003"
+        assert database.schema_revision() == head_revision()
 
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT delivered, refreshed FROM sync_runs").fetchall() == [(5, 0)]

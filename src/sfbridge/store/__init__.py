@@ -2,7 +2,8 @@
 
 ``Database.open(settings)`` connects and migrates the schema to head;
 ``ConnectionStore(database)`` keeps connections with their secrets encrypted;
-``SyncStore(database)`` keeps syncs with their cursors, runs and failed records.
+``SyncStore(database)`` keeps syncs with their cursors, runs and failed records;
+``ObjectTypeStore(database)`` the custom object types they send objects of.
 """
 
 from sfbridge.store.connections import (
@@ -14,6 +15,7 @@ from sfbridge.store.connections import (
     validate_connection_name,
 )
 from sfbridge.store.database import Database, head_revision
+from sfbridge.store.object_types import ObjectTypeStore
 from sfbridge.store.syncs import (
     AlreadyRunning,
     CursorState,
@@ -38,6 +40,7 @@ __all__ = [
     "Environment",
     "FailedItem",
     "FailedRecord",
+    "ObjectTypeStore",
     "RunCounts",
     "RunRecord",
     "RunStatus",

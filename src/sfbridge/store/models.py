@@ -163,3 +163,18 @@ class FailedRecordRow(Base):
     destination: Mapped[str | None] = mapped_column(String(63))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ObjectTypeRow(Base):
+    """A custom object type syncs send objects of: its workspace id and its names.
+
+    Syncs that name a type without an id get the id recorded here for its
+    plural name, or the next free one when the name is new.
+    """
+
+    __tablename__ = "object_types"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    singular: Mapped[str] = mapped_column(String(100))
+    plural: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -218,6 +218,11 @@ class SyncStore:
 
     # Syncs
 
+    @property
+    def database(self) -> Database:
+        """The state database this store keeps its rows in (other repositories share it)."""
+        return self._database
+
     def add(self, spec: SyncSpec) -> SyncRecord:
         """Store a new sync at spec version 1."""
         now = self._clock()

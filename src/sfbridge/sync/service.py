@@ -45,6 +45,7 @@ from sfbridge.salesforce.describe import ObjectDescribe
 from sfbridge.salesforce.errors import SalesforceConfigError
 from sfbridge.salesforce.soql_builder import Select
 from sfbridge.store.connections import ConnectionStore
+from sfbridge.store.object_types import ObjectTypeStore
 from sfbridge.store.syncs import RunTrigger, SyncRecord, SyncStore
 
 from .formats import ID_FIELD, ObjectFormat, RelationshipFormat
@@ -248,17 +249,27 @@ def add_sync(
     check_destinations(spec, destinations)
     check = check_spec(spec, client)
     count = count_records(spec, client, check)
-    record = store.add(spec)
-    warnings = [str(warning) for warning in check.warnings]
-    if (
-        isinstance(spec.format, ObjectFormat | RelationshipFormat)
-        and spec.format.object_type.object_type_id is None
-    ):
-        warnings.append(
-            f"format.object_type: {spec.format.object_type.plural!r} has no object_type_id; "
-            "set it (--format-option object_type.object_type_id=1) before preview or run"
-        )
-    return AddedSync(record, count, tuple(warnings))
+    record = store.add(with_object_type(spec, store))
+    return AddedSync(record, count, tuple(str(warning) for warning in check.warnings))
+
+
+def with_object_type(spec: SyncSpec, store: SyncStore) -> SyncSpec:
+    """``spec`` with its object type's id: as given, or found by name, or created if new.
+
+    People and event syncs are returned as they are. See ``store.ObjectTypeStore``.
+    """
+    if not isinstance(spec.format, ObjectFormat | RelationshipFormat):
+        return spec
+    kind = spec.format.object_type
+    type_id = ObjectTypeStore(store.database).resolve(
+        kind.singular, kind.plural, kind.object_type_id
+    )
+    if type_id == kind.object_type_id:
+        return spec
+    resolved = spec.format.model_copy(
+        update={"object_type": kind.model_copy(update={"object_type_id": type_id})}
+    )
+    return spec.model_copy(update={"format": resolved})
 
 
 @dataclass(frozen=True)
@@ -541,7 +552,8 @@ def apply_project(
             raise ConfigError(f"syncs[{index}]: {error}") from None
     existing = {record.name: record for record in store.list()}
     outcomes: list[tuple[str, Applied]] = []
-    for spec in project.syncs:
+    for declared in project.syncs:
+        spec = with_object_type(declared, store)
         current = existing.get(spec.name)
         if current is None:
             store.add(spec)
