@@ -473,6 +473,23 @@ def test_a_job_that_never_finishes_times_out(sleeps: list[float]) -> None:
     assert sleeps == [1.0, 2.0, 4.0, 4.0, 4.0, 4.0]  # 19 s; 4 more would pass 20
 
 
+def test_each_look_at_a_running_job_is_heard_before_the_pause(sleeps: list[float]) -> None:
+    org = FakeOrg(
+        job("UploadComplete"),  # the job as created
+        job("InProgress"),
+        job("InProgress"),
+        job("JobComplete", numberRecordsProcessed=0),
+        answer(200, "", headers={"Sforce-Locator": "null", "Sforce-NumberOfRecords": "0"}),
+    )
+    heard: list[tuple[str, int]] = []
+    polling = JobPolling(on_wait=lambda info: heard.append((str(info.state), len(sleeps))))
+
+    org.client(sleeps).bulk_query("SELECT Id FROM Contact", polling=polling)
+
+    assert heard == [("InProgress", 0), ("InProgress", 1)]
+    assert sleeps == [0.5, 1.0]
+
+
 # -- CSV and result mapping, offline ---------------------------------------------------
 
 

@@ -15,8 +15,8 @@ are in ``bulk2_query.py`` and ``bulk2_ingest.py``, the CSV in ``bulk2_csv.py``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -72,12 +72,15 @@ class JobPolling:
 
     The first look is immediate; then ``first_delay`` seconds, doubling up to
     ``max_delay``. A job still running after ``timeout`` seconds of waiting
-    raises a retriable error naming it.
+    raises a retriable error naming it. ``on_wait`` hears every look that
+    finds the job still running, before the pause: a long job then keeps its
+    caller's own liveness signal going (a sync run's heartbeat).
     """
 
     first_delay: float = 0.5
     max_delay: float = 15.0
     timeout: float = 6 * 60 * 60.0
+    on_wait: Callable[[BulkJobInfo], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.first_delay <= 0 or self.max_delay < self.first_delay or self.timeout < 0:
@@ -167,6 +170,8 @@ class JobClient:
             info = yield from self.info(kind, job_id)
             if info.state in FINAL_STATES:
                 return info
+            if polling.on_wait is not None:
+                polling.on_wait(info)
             delay = next(delays)
             if waited + delay > polling.timeout:
                 raise SalesforceRetriableError(
