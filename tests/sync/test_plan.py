@@ -49,6 +49,7 @@ from sfbridge.sync import (
     split_fields,
     stitch,
 )
+from sfbridge.sync.plan import SplitPage, stitch_page
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
@@ -298,9 +299,21 @@ def test_estimated_calls() -> None:
 
 
 def test_expand_compound_replaces_addresses_by_their_components(
-    describe_of: Callable[[str], ObjectDescribe],
+    describe_of: Callable[[str], ObjectDescribe], related: Callable[[str], ObjectDescribe | None]
 ) -> None:
     fields = ["Id", "MailingAddress", "MailingCity", "Name", "Account.BillingAddress"]
+    expanded = expand_compound(fields, describe_of("Contact"), related)
+    assert expanded[-8:] == [
+        "Account.BillingStreet",
+        "Account.BillingCity",
+        "Account.BillingState",
+        "Account.BillingPostalCode",
+        "Account.BillingCountry",
+        "Account.BillingLatitude",
+        "Account.BillingLongitude",
+        "Account.BillingGeocodeAccuracy",
+    ]
+    # Without the Account's describe the path stays as it is.
     assert expand_compound(fields, describe_of("Contact")) == [
         "Id",
         "MailingStreet",
@@ -371,6 +384,131 @@ def test_stitch_defers_records_that_changed_between_reads() -> None:
     stitched = stitch([first, second])
     assert stitched.records == [row("a", early, A=1, B=1)]
     assert stitched.deferred_ids == ["b", "c", "d"]
+
+
+def test_stitch_joins_a_parent_read_in_two_parts() -> None:
+    stamp = "2024-03-01T12:00:00.000+0000"
+    first = {"a": {"Id": "a", "SystemModstamp": stamp, "Account": {"Name": "Acme"}}}
+    second = {"a": {"Id": "a", "SystemModstamp": stamp, "Account": {"Industry": "Energy"}}}
+    (joined,) = stitch([first, second]).records
+    assert joined["Account"] == {"Name": "Acme", "Industry": "Energy"}
+    empty = {"a": {"Id": "a", "SystemModstamp": stamp, "Account": None}}
+    assert stitch([empty, empty]).records == [empty["a"]]
+
+
+def _row(record_id: str, second: int, **values: Any) -> dict[str, Any]:
+    return {"Id": record_id, "SystemModstamp": T0 + timedelta(seconds=second), **values}
+
+
+def test_a_page_read_in_agreeing_parts_goes_on_after_its_last_record() -> None:
+    first = [_row(i, n, A=n) for n, i in enumerate("abc")]
+    second = [_row(i, n, B=n) for n, i in enumerate("abc")]
+    page = stitch_page([first, second], limit=3)
+    assert [r["Id"] for r in page.records] == ["a", "b", "c"]
+    assert page.records[1] == _row("b", 1, A=1, B=1)
+    assert page.after == record_key(first[-1]) and not page.done
+    last = stitch_page([first[:2], second[:2]], limit=3)
+    assert last.done and last.after == record_key(first[1]) and not last.deferred_ids
+    assert stitch_page([[], []], limit=3) == SplitPage([], [], None, True)
+
+
+def test_a_record_changed_between_part_reads_is_deferred() -> None:
+    # b changed after the first part: gone from the window, so the second part reads d too.
+    first = [_row("a", 0, A=0), _row("b", 1, A=1), _row("c", 2, A=2)]
+    second = [_row("a", 0, B=0), _row("c", 2, B=2), _row("d", 3, B=3)]
+    page = stitch_page([first, second], limit=3)
+    assert [r["Id"] for r in page.records] == ["a", "c"]
+    assert page.deferred_ids == ["b"]
+    # d lies past the first part's last key: the next page reads it, whole.
+    assert page.after == record_key(first[-1]) and not page.done
+
+
+def test_a_record_entering_between_part_reads_pushes_no_record_out() -> None:
+    # n came into the filter after the first part (its stamp unchanged, early):
+    # the second part holds it and so cannot hold c, which did not change.
+    first = [_row("a", 1, A=1), _row("b", 2, A=2), _row("c", 3, A=3)]
+    second = [_row("n", 0, B=0), _row("a", 1, B=1), _row("b", 2, B=2)]
+    page = stitch_page([first, second], limit=3)
+    assert [r["Id"] for r in page.records] == ["a", "b"]
+    assert page.deferred_ids == ["n"]
+    # The page covers only what both parts read: c is read again, not skipped.
+    assert page.after == record_key(second[-1]) and not page.done
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    count=st.integers(0, 14),
+    limit=st.integers(1, 5),
+    events=st.lists(
+        st.tuples(
+            st.integers(0, 40),  # after how many part reads
+            st.sampled_from(["change", "leave", "enter", "late"]),
+            st.integers(0, 15),  # which record
+        ),
+        max_size=6,
+    ),
+)
+def test_paging_in_parts_loses_and_mixes_nothing(
+    count: int, limit: int, events: list[tuple[int, str, int]]
+) -> None:
+    """Keyset pages read in 2 parts while records change, leave and enter the filter.
+
+    Every record that stayed as it was is delivered once; none is delivered
+    twice or joined from two versions. A record that changed has a stamp past
+    the window's end and is the next window's to read.
+    """
+    end = 100
+    # Id -> [second, version, in filter]
+    org = {f"r{n:02d}": [n // 2, 0, True] for n in range(count)}
+    for n in range(4):
+        org[f"q{n:02d}"] = [n, 0, False]  # match the filter only once they "enter"
+    touched: set[str] = set()
+    reads = 0
+
+    def read(part: str, after: RecordKey | None) -> list[dict[str, Any]]:
+        nonlocal reads
+        for at, kind, which in events:
+            if at != reads:
+                continue
+            names = sorted(org)
+            name = f"q{which % 4:02d}" if kind == "enter" else names[which % len(names)]
+            state = org[name]
+            touched.add(name)
+            if kind == "change":
+                state[0], state[1] = end + at, state[1] + 1
+            elif kind == "leave":
+                state[2] = False
+            elif kind == "enter":
+                state[2] = True
+            else:  # committed late, stamped inside the window
+                org[f"z{at:02d}{which:02d}"] = [which % 8, 0, True]
+                touched.add(f"z{at:02d}{which:02d}")
+        reads += 1
+        rows = sorted(
+            (_row(i, s[0], **{part: f"{i}.{s[1]}"}) for i, s in org.items() if s[2] and s[0] < end),
+            key=lambda r: (r["SystemModstamp"], r["Id"]),
+        )
+        if after is not None:
+            rows = [r for r in rows if (r["SystemModstamp"], r["Id"]) > (after.modstamp, after.id)]
+        return rows[:limit]
+
+    delivered: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = stitch_page([read("A", after), read("B", after)], limit)
+        delivered += page.records
+        if page.after is None:
+            break
+        assert after is None or (page.after.modstamp, page.after.id) > (after.modstamp, after.id)
+        after = page.after
+        if page.done:
+            break
+    ids = [r["Id"] for r in delivered]
+    assert len(ids) == len(set(ids))
+    for record in delivered:
+        assert record["A"].split(".")[1] == record["B"].split(".")[1], record
+    untouched = {i for i, s in org.items() if s[2] and s[0] < end and i not in touched}
+    assert untouched <= set(ids)
 
 
 # -- dedupe at the boundary

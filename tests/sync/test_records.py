@@ -526,3 +526,36 @@ def test_a_bulk_address_is_rebuilt_as_rest_gives_it(describe_of: Any) -> None:
     record = message.context.salesforce.record
     assert record["MailingAddress"] == message.traits["MailingAddress"]
     assert "MailingCity" not in record
+
+
+def test_a_bulk_address_through_a_lookup_is_rebuilt_inside_the_parent(
+    describe_of: Any, related: Any
+) -> None:
+    spec = spec_from("contacts", fields=["LastName", "Account.BillingAddress", "Account.Name"])
+    billing = {**dict.fromkeys(_ADDRESS_KEYS), "city": "London", "country": "UK", "latitude": 51.0}
+    # Bulk answers Account.BillingCity, ... nested under Account (bulk2_csv.RecordShape).
+    bulk = {
+        "Id": CONTACT,
+        "SystemModstamp": STAMP,
+        "Email": "ada@example.com",
+        "LastName": "Lovelace",
+        "Account": {"Name": "Acme", **_bulk_address("Billing", billing, whole_as_int=True)},
+    }
+    parent = {"attributes": {"type": "Account", "url": "/services/data/v60.0/sobjects/Account/x"}}
+    as_rest = rest(
+        "Contact",
+        Id=CONTACT,
+        Email="ada@example.com",
+        LastName="Lovelace",
+        Account={**parent, "Name": "Acme", "BillingAddress": _rest_address(billing)},
+    )
+    mapper = RecordMapper(spec, describe=describe_of("Contact"), related=related)
+    from_bulk = only(mapper.map(bulk)).to_json()
+    assert from_bulk == only(mapper.map(as_rest)).to_json()
+    # An empty lookup: Bulk's parent columns are all empty, REST's parent is null.
+    assert only(mapper.map({**bulk, "Account": None})).to_json() == (
+        only(mapper.map({**as_rest, "Account": None})).to_json()
+    )
+    # Without the parent's describe the compound cannot be named: the record fails.
+    with pytest.raises(RecordMappingError, match=r"Account\.BillingAddress"):
+        RecordMapper(spec, describe=describe_of("Contact")).map(bulk)

@@ -9,7 +9,7 @@ import pytest
 
 from sfbridge.errors import ConfigError
 from sfbridge.salesforce.describe import ObjectDescribe
-from sfbridge.sync import SpecProblem, SyncSpec, check_against_describe
+from sfbridge.sync import SpecProblem, SyncSpec, check_against_describe, template
 
 Related = Callable[[str], ObjectDescribe | None]
 DescribeOf = Callable[[str], ObjectDescribe]
@@ -84,6 +84,29 @@ def test_formula_field_warns_until_formula_refresh_is_set(describe_with: Describ
     refreshed = contact_spec(fields=["Score__c"], formula_refresh="24h")
     check = check_against_describe(refreshed, describe)
     assert check.warnings == () and check.refresh_fields == ("Score__c",)
+
+
+def test_an_event_sync_is_not_told_to_refresh_formula_fields(
+    describe_with: DescribeBuilder, related: Related
+) -> None:
+    def task_spec(**changes: Any) -> SyncSpec:
+        base = template("tasks", connection="prod", destinations=["customerio"], enabled=True)
+        return SyncSpec.model_validate({**base.model_dump(), **changes})
+
+    describe = describe_with("Task", FORMULA)
+    check = check_against_describe(task_spec(fields=["Score__c", "Who.Name"]), describe, related)
+    assert check.ok and check.refresh_fields == ()
+    assert messages(check.warnings)[0] == (
+        "fields[0].source: Score__c is a formula field: formula fields change without "
+        "SystemModstamp changing; an event carries the value read when it is sent and is "
+        "never sent again, so it keeps that value (formula_refresh does not apply to events)"
+    )
+    assert not any("enable formula_refresh" in w for w in messages(check.warnings))
+    refreshing = task_spec(fields=["Score__c"], formula_refresh="24h")
+    check = check_against_describe(refreshing, describe, related)
+    assert messages(check.warnings)[0].startswith(
+        "formula_refresh: an event sync never refreshes: a sent event is never sent again"
+    )
 
 
 def test_paths_through_lookups(describe_of: DescribeOf, related: Related) -> None:

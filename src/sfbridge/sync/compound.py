@@ -6,9 +6,15 @@ and reads its components (``MailingStreet``, ``MailingCity``, ...) instead
 into a Bulk record exactly as REST writes it, so both shapes map to the same
 messages::
 
-    compounds = compound_components(describe, spec.read_fields)
+    compounds = compound_components(describe, spec.read_fields, related)
     record = with_compounds(bulk_record, compounds)
     record["MailingAddress"]  # {"city": "London", "country": None, ...} or None
+
+The same holds through lookups: ``Account.BillingAddress`` on a Contact is
+read as ``Account.BillingStreet``, ... (the Account's describe, from
+``related``, names them), which Bulk answers nested as
+``{"Account": {"BillingStreet": ...}}``; the compound is rebuilt inside the
+parent, as REST nests it.
 
 An address holds ``city``, ``country``, ``geocodeAccuracy``, ``latitude``,
 ``longitude``, ``postalCode``, ``state`` and ``street``; a location
@@ -18,18 +24,24 @@ the value is None when every component is null.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sfbridge.salesforce.describe import ObjectDescribe
+from sfbridge.salesforce.describe import FieldDescribe, ObjectDescribe
 
 # Only these compounds are refused by Bulk; Name (FirstName, LastName) is a plain string.
 COMPOUND_TYPES = frozenset({"address", "location"})
 # REST's coordinates are doubles, whatever Bulk's CSV typed them as.
 _COORDINATES = frozenset({"latitude", "longitude"})
 
+DescribeLookup = Callable[[str], ObjectDescribe | None]
+"""Given an object's API name, its describe; None when it cannot be had."""
+
 Components = Mapping[str, Mapping[str, str]]
-"""Compound field name -> {component field name -> its key in the compound's value}."""
+"""Compound field path -> {component field path -> its key in the compound's value}.
+
+``Account.BillingAddress`` -> ``{"Account.BillingCity": "city", ...}``.
+"""
 
 
 def component_key(compound: str, component: str) -> str:
@@ -50,29 +62,60 @@ def component_key(compound: str, component: str) -> str:
 
 
 def compound_components(
-    describe: ObjectDescribe, fields: Iterable[str]
+    describe: ObjectDescribe, fields: Iterable[str], related: DescribeLookup | None = None
 ) -> dict[str, dict[str, str]]:
     """The address and location fields among ``fields`` with their components, from describe.
 
-    Components are found by their ``compoundFieldName``; paths through
-    lookups are left out (Bulk cannot read those either way).
+    Components are found by their ``compoundFieldName``. A path through
+    lookups (``Account.BillingAddress``) needs ``related`` for the parent's
+    describe; without it, or past a polymorphic lookup (``Who``), the path
+    is left out and read as it is.
     """
-    wanted: dict[str, str] = {}
-    for name in fields:
-        field = describe.field(name) if "." not in name else None
-        if field is not None and field.type in COMPOUND_TYPES:
-            wanted[field.name.lower()] = field.name
     found: dict[str, dict[str, str]] = {}
-    for component in describe.fields:
-        owner = (component.compound_field_name or "").lower()
-        if owner in wanted:
-            compound = wanted[owner]
-            found.setdefault(compound, {})[component.name] = component_key(compound, component.name)
+    for name in fields:
+        located = _field_at(describe, name, related)
+        if located is None:
+            continue
+        owner, field = located
+        if field.type not in COMPOUND_TYPES:
+            continue
+        # The relationship names as the spec spells them: record paths ignore case.
+        prefix = name[: name.rfind(".") + 1]
+        parts = {
+            prefix + component.name: component_key(field.name, component.name)
+            for component in owner.fields
+            if (component.compound_field_name or "").lower() == field.name.lower()
+        }
+        if parts:
+            found[prefix + field.name] = parts
     return found
 
 
+def _field_at(
+    describe: ObjectDescribe, path: str, related: DescribeLookup | None
+) -> tuple[ObjectDescribe, FieldDescribe] | None:
+    """The field at the end of ``path`` and the describe it belongs to; None if not found."""
+    *lookups, name = path.split(".")
+    for relationship in lookups:
+        wanted = relationship.lower()
+        lookup = next(
+            (f for f in describe.fields if (f.relationship_name or "").lower() == wanted), None
+        )
+        if related is None or lookup is None or len(lookup.reference_to) != 1:
+            return None
+        parent = related(lookup.reference_to[0])
+        if parent is None:
+            return None
+        describe = parent
+    field = describe.field(name)
+    return None if field is None else (describe, field)
+
+
 def compound_value(record: Mapping[str, Any], parts: Mapping[str, str]) -> Any:
-    """The compound's REST value from ``record``'s components; ``KeyError`` if one is missing."""
+    """The compound's REST value from ``record``'s components; ``KeyError`` if one is missing.
+
+    ``parts`` maps each component's field name in ``record`` to its key.
+    """
     lowered = {name.lower(): value for name, value in record.items()}
     value: dict[str, Any] = {}
     for component, key in parts.items():
@@ -89,17 +132,32 @@ def with_compounds(record: Mapping[str, Any], compounds: Components) -> Mapping[
     """``record`` with each compound it lacks rebuilt from its components (a Bulk record).
 
     A record that has the compound (REST) or lacks a component is returned
-    as it is; the mapper then reports whatever is missing.
+    as it is; the mapper then reports whatever is missing. A compound
+    through an empty lookup (the parent is None) stays absent: the path
+    reads as null, as REST's does.
     """
-    if not compounds:
-        return record
-    present = {name.lower() for name in record}
-    added: dict[str, Any] = {}
     for compound, parts in compounds.items():
-        if compound.lower() in present or not parts:
-            continue
-        try:
-            added[compound] = compound_value(record, parts)
-        except KeyError:
-            continue
-    return {**record, **added} if added else record
+        if parts:
+            record = _with_compound(record, compound.split("."), parts)
+    return record
+
+
+def _with_compound(
+    record: Mapping[str, Any], path: list[str], parts: Mapping[str, str]
+) -> Mapping[str, Any]:
+    """``record`` with the compound at ``path`` added where it is missing."""
+    head = path[0]
+    key = next((name for name in record if name.lower() == head.lower()), None)
+    if len(path) > 1:
+        if key is None or not isinstance(record[key], Mapping):
+            return record  # an empty lookup (None), or not selected at all
+        parent = record[key]
+        rebuilt = _with_compound(parent, path[1:], parts)
+        return record if rebuilt is parent else {**record, key: rebuilt}
+    if key is not None:
+        return record
+    names = {component.rsplit(".", 1)[-1]: value for component, value in parts.items()}
+    try:
+        return {**record, head: compound_value(record, names)}
+    except KeyError:
+        return record

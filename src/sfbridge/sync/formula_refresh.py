@@ -38,6 +38,7 @@ from typing import Any
 from sfbridge.messages import Context, Message, message_id
 from sfbridge.salesforce.describe import ObjectDescribe
 
+from .compound import DescribeLookup
 from .plan import Window
 from .records import RecordMapper, iso_datetime
 from .spec import SyncSpec
@@ -90,11 +91,18 @@ class RefreshMapper:
         as_of: datetime,
         object_type_id: str | None = None,
         describe: ObjectDescribe | None = None,
+        related: DescribeLookup | None = None,
     ) -> None:
-        """Map for ``spec`` as ``refresh_spec`` restricted it, in the refresh as of ``as_of``."""
+        """Map for ``spec`` as ``refresh_spec`` restricted it, in the refresh as of ``as_of``.
+
+        ``describe`` and ``related`` let a Bulk record's compounds be rebuilt
+        (``RecordMapper``).
+        """
         self.spec = spec
         self._as_of = iso_datetime(as_of)
-        self._mapper = RecordMapper(spec, object_type_id=object_type_id, describe=describe)
+        self._mapper = RecordMapper(
+            spec, object_type_id=object_type_id, describe=describe, related=related
+        )
 
     @property
     def read_fields(self) -> tuple[str, ...]:

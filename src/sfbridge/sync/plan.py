@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +34,7 @@ from sfbridge.salesforce.rest import Record
 from sfbridge.salesforce.soql_builder import MAX_QUERY_URL_CHARS, F, Select
 from sfbridge.salesforce.soql_validate import ValidatedFilter
 
+from .compound import DescribeLookup, compound_components
 from .formats import ID_FIELD
 from .spec import CURSOR_FIELD, FILTER_MAX_URL_CHARS, Duration, SyncSpec
 
@@ -239,28 +240,24 @@ def _windowed(
     return query if limit is None else query.limit(limit)
 
 
-# Address and geolocation fields are compounds that Bulk API 2.0 refuses
-# (pain point 5); their components are ordinary fields. The Name compound
-# (FirstName, LastName) is a plain string, which Bulk reads.
-_COMPOUND_TYPES = frozenset({"address", "location"})
-
-
-def expand_compound(fields: Iterable[str], describe: ObjectDescribe) -> list[str]:
+def expand_compound(
+    fields: Iterable[str], describe: ObjectDescribe, related: DescribeLookup | None = None
+) -> list[str]:
     """``fields`` with each address or location field replaced by its components.
 
-    ``MailingAddress`` becomes ``MailingStreet, MailingCity, ...`` in
-    describe's order; repeats are dropped, and paths through lookups are
-    kept as they are.
+    Address and geolocation fields are compounds that Bulk API 2.0 refuses
+    (pain point 5); their components are ordinary fields. ``MailingAddress``
+    becomes ``MailingStreet, MailingCity, ...`` in describe's order, and
+    ``Account.BillingAddress`` becomes ``Account.BillingStreet, ...`` with
+    the Account's describe from ``related`` (``compound.compound_components``).
+    Repeats are dropped. The Name compound (FirstName, LastName) is a plain
+    string, which Bulk reads.
     """
-    components: dict[str, list[str]] = {}
-    for component in describe.fields:
-        if component.compound_field_name:
-            components.setdefault(component.compound_field_name.lower(), []).append(component.name)
+    compounds = compound_components(describe, fields, related)
+    by_path = {path.lower(): parts for path, parts in compounds.items()}
     expanded: dict[str, str] = {}
     for name in fields:
-        field = describe.field(name) if "." not in name else None
-        compound = field is not None and field.type in _COMPOUND_TYPES
-        for part in components.get(name.lower(), [name]) if compound else [name]:
+        for part in by_path.get(name.lower()) or [name]:
             expanded.setdefault(part.lower(), part)
     return list(expanded.values())
 
@@ -326,9 +323,11 @@ def stitch(parts: Sequence[Mapping[str, Record]]) -> Stitched:
     two parts, changed between the reads: its new stamp lies after this
     window's end (or, committed late, within the next window's overlap), so
     the next window reads it whole. Joining the halves would mix two versions.
+    A parent read through a lookup (``Account.Name`` in one part,
+    ``Account.Industry`` in another) is joined field by field.
     """
-    if not parts:
-        return Stitched([], [])
+    if len(parts) < 2:
+        return Stitched(list(parts[0].values()) if parts else [], [])
     records: list[Record] = []
     deferred: list[str] = []
     for record_id in parts[0]:
@@ -337,13 +336,96 @@ def stitch(parts: Sequence[Mapping[str, Record]]) -> Stitched:
         if len(stamps) != 1 or None in stamps:
             deferred.append(record_id)
             continue
-        merged: Record = {}
-        for version in versions:
-            assert version is not None
-            merged.update(version)
-        records.append(merged)
+        records.append(_joined([v for v in versions if v is not None]))
     deferred += [i for part in parts[1:] for i in part if i not in parts[0]]
     return Stitched(records, list(dict.fromkeys(deferred)))
+
+
+def _joined(versions: Sequence[Mapping[str, Any]]) -> Record:
+    """The fields of ``versions`` of one record in one record, parents joined too."""
+    joined: Record = {}
+    for version in versions:
+        for name, value in version.items():
+            held = joined.get(name)
+            if isinstance(held, Mapping) and isinstance(value, Mapping):
+                joined[name] = _joined([held, value])
+            else:
+                joined[name] = value
+    return joined
+
+
+@dataclass(frozen=True)
+class SplitPage:
+    """One keyset page of a window read in parts (``split_fields``), stitched.
+
+    ``records`` come in the first part's order. ``after`` is where the next
+    page starts (None when no part read a record); ``done`` says every part
+    read to the window's end, so the page is the last. ``deferred_ids``
+    changed between the part reads and are left to the next window.
+    """
+
+    records: list[Record]
+    deferred_ids: list[str]
+    after: RecordKey | None
+    done: bool
+
+
+def stitch_page(parts: Sequence[Sequence[Record]], limit: int) -> SplitPage:
+    """Stitch the parts of one page: the same window query, ``after`` and ``limit`` per part.
+
+    The parts are read one after another, and writes in between make them
+    disagree:
+
+    - a record changed after one part read it has a SystemModstamp past the
+      window's end, so later parts lack it (and read one record further);
+      it is deferred, and the next window reads it whole;
+    - a record that came into the page's range after the first part's read
+      (committed late with a stamp inside the window, or brought into the
+      filter by a change to a parent it is filtered on) is in later parts
+      only; it is deferred too, as if it had come just after that read,
+      which the next window's overlap covers as it does for a page read whole;
+    - such a newcomer pushes a full part's last records past its ``limit``.
+      They did not change, and the next window would not read them again, so
+      the page covers only the keys up to the lowest last key of the parts
+      that came back full; the next page reads on from there, and records of
+      the first part past it are read again rather than deferred.
+
+    With a single part this is an ordinary keyset page. Keys are compared
+    here only when the parts disagree on where the page ends.
+    """
+    ends = [record_key(part[-1]) for part in parts if part]
+    if not ends:
+        return SplitPage([], [], None, True)
+    full = [record_key(part[-1]) for part in parts if len(part) >= limit]
+    if not full:
+        # Every part read to the window's end: the page holds the rest of it.
+        stitched = stitch([_by_id(part) for part in parts])
+        return SplitPage(stitched.records, stitched.deferred_ids, ends[0], True)
+    covered = min(full, key=_order)
+    within = [
+        part if not part or record_key(part[-1]) == covered else _up_to(part, covered)
+        for part in parts
+    ]
+    stitched = stitch([_by_id(part) for part in within])
+    return SplitPage(stitched.records, stitched.deferred_ids, covered, False)
+
+
+def _by_id(part: Iterable[Record]) -> dict[str, Record]:
+    return {str(record[ID_FIELD]): record for record in part}
+
+
+def _up_to(part: Iterable[Record], last: RecordKey) -> list[Record]:
+    """The records of ``part`` up to ``last`` in the page order."""
+    return [record for record in part if _order(record_key(record)) <= _order(last)]
+
+
+def _order(key: RecordKey) -> tuple[datetime, str]:
+    """A key's place in ``ORDER BY SystemModstamp, Id``.
+
+    Ids compare by their characters, base 62 in ASCII order, as SOQL's
+    ``Id >`` in the keyset condition compares them.
+    """
+    return key.modstamp, key.id
 
 
 def record_key(record: Mapping[str, object]) -> RecordKey:

@@ -24,7 +24,8 @@ normalised so both give the same messages, byte for byte:
   ``5.0E7`` where Bulk's CSV says ``50000000``;
 - an address or location field missing from a Bulk record (Bulk reads only
   its components) is rebuilt from them as REST gives it, when the mapper was
-  built with the object's describe (``sync.compound``);
+  built with the object's describe (``sync.compound``); one read through a
+  lookup (``Account.BillingAddress``) too, given the parents' describes;
 - a dotted path (``Account.Name``) is read through the parents, and an empty
   lookup (``"Account": null``) gives null; ``attributes`` are never sent.
 
@@ -60,7 +61,7 @@ from sfbridge.messages import (
 )
 from sfbridge.salesforce.describe import ObjectDescribe
 
-from .compound import compound_components, with_compounds
+from .compound import DescribeLookup, compound_components, with_compounds
 from .formats import ID_FIELD, EventFormat, ObjectFormat, PersonFormat, RelationshipFormat
 from .plan import record_key
 from .spec import CURSOR_FIELD, SyncSpec
@@ -269,17 +270,22 @@ class RecordMapper:
         *,
         object_type_id: str | None = None,
         describe: ObjectDescribe | None = None,
+        related: DescribeLookup | None = None,
     ) -> None:
         """Prepare for ``spec``; ``object_type_id`` is needed when the spec's type has none.
 
         With the object's ``describe``, a Bulk record's address and location
         components become the compound value REST gives (``sync.compound``);
         without it such a record fails for lack of the compound field.
+        ``related`` gives a lookup target's describe, for compounds read
+        through a lookup (``Account.BillingAddress``).
         """
         self.spec = spec
         self._type_id = resolve_object_type_id(spec, object_type_id)
         self._paths = spec.read_fields
-        self._compounds = {} if describe is None else compound_components(describe, self._paths)
+        self._compounds = (
+            {} if describe is None else compound_components(describe, self._paths, related)
+        )
         self._fields = tuple((mapping.source, mapping.target) for mapping in spec.fields)
         builders: dict[str, Callable[[RecordValues, str, Context], Message]] = {
             "person": self._person,

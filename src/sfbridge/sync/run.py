@@ -20,12 +20,20 @@ the boundary keys collected so far. A run that finds one (its predecessor
 died or failed mid-way) finishes that same window first, so nothing is lost
 or sent twice; the next run plans a new window from its end.
 
-A Bulk read selects address and location fields as their components; the
-record mapper rebuilds each compound as REST gives it, so both APIs deliver
-the same messages. Salesforce deletes finished Bulk jobs after some days: a
-resume whose job is gone reads the same window again over REST from its
-start (destinations drop repeated message ids, the boundary keys what the
-previous window sent), and the run notes it in ``warnings``.
+A Bulk read selects address and location fields as their components (a
+parent's too: ``Account.BillingAddress``); the record mapper rebuilds each
+compound as REST gives it, so both APIs deliver the same messages.
+Salesforce deletes finished Bulk jobs after some days: a resume whose job
+is gone reads the same window again over REST from its start (destinations
+drop repeated message ids, the boundary keys what the previous window
+sent), and the run notes it in ``warnings``.
+
+A REST query travels in a URL, limited to 16 KB (pain point 4, "URI Too
+Long"). When a sync reads more fields than a URL holds, each keyset page is
+read in parts: the same window query, ``after`` and limit once per group of
+fields (``plan.split_fields``), joined by Id (``plan.stitch_page``). A record
+written between the part reads is left to the next window, which reads it
+whole; the run says how many in ``warnings``.
 
 A window has up to three phases, each resumable: its changed records, its
 deletes, and (when ``formula_refresh`` says it is due) a formula refresh of
@@ -50,6 +58,7 @@ from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import ObjectDescribe
 from sfbridge.salesforce.errors import SalesforceConfigError, SalesforceError
 from sfbridge.salesforce.rest import Record
+from sfbridge.salesforce.soql_parser import MAX_QUERY_LENGTH
 from sfbridge.salesforce.soql_validate import ValidatedFilter
 from sfbridge.store.syncs import (
     AlreadyRunning,
@@ -80,6 +89,8 @@ from .plan import (
     plan_window,
     record_key,
     select_for_window,
+    split_fields,
+    stitch_page,
 )
 from .records import RecordMapper, RecordMappingError, json_value
 from .spec import DeletePolicy, SyncSpec
@@ -405,14 +416,19 @@ class _Run:
         describe = self.client.describe(self.spec.object)
         check = check_against_describe(self.spec, describe, self._related)
         check.raise_if_invalid()
-        # With the describe, a Bulk record's address components become the compound.
-        self.mapper = RecordMapper(self.spec, object_type_id=self.object_type_id, describe=describe)
+        # With the describes, a Bulk record's address components become the compound.
+        self.mapper = RecordMapper(
+            self.spec,
+            object_type_id=self.object_type_id,
+            describe=describe,
+            related=self._related,
+        )
         self.refresher = self._refresher(check.refresh_fields, describe)
         if resume is None:
             resume = _Resume(
                 self.window,
                 _Phase.RECORDS,
-                self._choose_api(self.window, check.filter),
+                self._choose_api(_Phase.RECORDS, describe, check.filter),
                 frozenset(),
             )
         if resume.phase in (_Phase.RECORDS, _Phase.DELETES):
@@ -423,7 +439,7 @@ class _Run:
             if self.spec.delete_policy != DeletePolicy.IGNORE and self.window.start is not None:
                 resume = self._read_rest(resume, check.filter)
             if self.refresh:
-                resume = self._start_refresh(resume, check.filter)
+                resume = self._start_refresh(resume, describe, check.filter)
         if resume.phase is _Phase.REFRESH:
             # None if the spec changed since the refresh began and sends no such field now.
             if self.refresher is not None:
@@ -456,19 +472,28 @@ class _Run:
         except SalesforceConfigError:
             return None
 
-    def _choose_api(self, window: Window, where: ValidatedFilter | None) -> ReadApi:
-        """Bulk for more than ``bulk_threshold`` records in ``window``, REST otherwise.
+    def _choose_api(
+        self, phase: _Phase, describe: ObjectDescribe, where: ValidatedFilter | None
+    ) -> ReadApi:
+        """Bulk for more than ``bulk_threshold`` records in the phase's window, REST otherwise.
 
         Bulk reads address and location fields as their components, which
-        the record mapper (built with the describe) puts back together.
+        the record mapper (built with the describes) puts back together.
+        A Bulk query longer than Salesforce's 100,000-character SOQL limit
+        (hundreds of long field names) is read over REST, in parts.
         """
+        window, _ = self._scope(phase)
         query = select_for_window(self.spec, window, (), where=where)
         # Select.count() is the whole COUNT() query; the client's count takes its condition.
         prefix = f"SELECT COUNT() FROM {query.sobject}"
         condition = query.count().removeprefix(prefix).removeprefix(" WHERE ")
-        return choose_api(
+        api = choose_api(
             self.client.count(self.spec.object, condition), threshold=self.bulk_threshold
         )
+        if api is ReadApi.REST:
+            return api
+        too_long = len(self._bulk_select(phase, describe, where)) > MAX_QUERY_LENGTH
+        return ReadApi.REST if too_long else api
 
     # -- the formula refresh ---------------------------------------------------
 
@@ -480,14 +505,20 @@ class _Run:
         if spec is None:
             return None
         return RefreshMapper(
-            spec, as_of=self.window.end, object_type_id=self.object_type_id, describe=describe
+            spec,
+            as_of=self.window.end,
+            object_type_id=self.object_type_id,
+            describe=describe,
+            related=self._related,
         )
 
-    def _start_refresh(self, resume: _Resume, where: ValidatedFilter | None) -> _Resume:
+    def _start_refresh(
+        self, resume: _Resume, describe: ObjectDescribe, where: ValidatedFilter | None
+    ) -> _Resume:
         """The resume state that reads the refresh; past it when there is nothing to send."""
         if self.refresher is None:
             return _next(resume, _Phase.REFRESHED)
-        api = self._choose_api(refresh_window(self.window), where)
+        api = self._choose_api(_Phase.REFRESH, describe, where)
         return _next(resume, _Phase.REFRESH, api)
 
     # -- reading a phase -------------------------------------------------------
@@ -523,26 +554,44 @@ class _Run:
         """Read the rest of ``resume``'s phase a keyset page at a time; the resume state after it.
 
         Each page continues after the last ``(SystemModstamp, Id)`` delivered,
-        so records sharing a stamp across a page edge are neither lost nor repeated.
+        so records sharing a stamp across a page edge are neither lost nor
+        repeated. A page of more fields than one query URL holds is read in
+        parts, one query per group of fields, and stitched (``stitch_page``).
         """
+        deferred = 0
         while True:
-            if resume.phase is _Phase.DELETES:
-                query = deletes_select(
-                    self.spec, self.window, where=where, after=resume.after, limit=self.page_size
-                )
-                rows = list(self.client.query_all(query.soql()))
-            else:
-                window, fields = self._scope(resume.phase)
-                query = select_for_window(
-                    self.spec, window, fields, where=where, after=resume.after, limit=self.page_size
-                )
-                rows = list(self.client.query(query.soql()))
-            if not rows:
-                return resume
-            resume = replace(resume, after=record_key(rows[-1]))
-            resume = self._page(rows, resume.phase, resume)
-            if len(rows) < self.page_size:
-                return resume
+            parts = self._read_parts(resume, where)
+            page = stitch_page(parts, self.page_size)
+            deferred += len(page.deferred_ids)
+            if page.after is None:
+                break
+            resume = self._page(page.records, resume.phase, replace(resume, after=page.after))
+            if page.done:
+                break
+        if deferred:
+            self.warnings.append(
+                f"{deferred} record(s) changed between the {len(parts)} queries that read "
+                f"each page of the {_PHASE_NAMES[resume.phase]}; left for the next run, "
+                "which reads them whole"
+            )
+        return resume
+
+    def _read_parts(self, resume: _Resume, where: ValidatedFilter | None) -> list[list[Record]]:
+        """The next REST page of ``resume``'s phase, as one query per group of fields."""
+        if resume.phase is _Phase.DELETES:
+            # Id, SystemModstamp and the identifiers: always one query.
+            query = deletes_select(
+                self.spec, self.window, where=where, after=resume.after, limit=self.page_size
+            )
+            return [list(self.client.query_all(query.soql()))]
+        window, fields = self._scope(resume.phase)
+        queries = [
+            select_for_window(
+                self.spec, window, group, where=where, after=resume.after, limit=self.page_size
+            )
+            for group in split_fields(fields)
+        ]
+        return [list(self.client.query(query.soql())) for query in queries]
 
     def _read_bulk(
         self, resume: _Resume, describe: ObjectDescribe, where: ValidatedFilter | None
@@ -556,15 +605,8 @@ class _Run:
         phase = resume.phase
         result: BulkQueryResult
         if resume.job_id is None:
-            window, fields = self._scope(phase)
-            query = select_for_window(
-                self.spec,
-                window,
-                expand_compound(fields, describe),
-                where=where,
-                api=ReadApi.BULK,
-            )
-            result = self.client.bulk_query(query.soql(), page_size=self.bulk_page_size)
+            query = self._bulk_select(phase, describe, where)
+            result = self.client.bulk_query(query, page_size=self.bulk_page_size)
         else:
             try:
                 result = self.client.bulk_query_resume(
@@ -583,6 +625,20 @@ class _Run:
                 after = replace(resume, job_id=result.job_id, locator=page.next_locator)
             resume = self._page(rows, phase, after)
         return resume
+
+    def _bulk_select(
+        self, phase: _Phase, describe: ObjectDescribe, where: ValidatedFilter | None
+    ) -> str:
+        """The SOQL of the phase's Bulk job: compounds as their components, a parent's too."""
+        window, fields = self._scope(phase)
+        query = select_for_window(
+            self.spec,
+            window,
+            expand_compound(fields, describe, self._related),
+            where=where,
+            api=ReadApi.BULK,
+        )
+        return query.soql()
 
     # -- one page --------------------------------------------------------------
 
@@ -666,6 +722,8 @@ class _Run:
         ]
 
 
+# How warnings name a phase read over REST in parts.
+_PHASE_NAMES = {_Phase.RECORDS: "window", _Phase.REFRESH: "formula refresh"}
 # Where a Bulk-read phase goes on after its last results page.
 _PHASE_AFTER = {_Phase.RECORDS: _Phase.DELETES, _Phase.REFRESH: _Phase.REFRESHED}
 

@@ -16,7 +16,7 @@ here; ``SyncSpec`` validation needs no org, this needs the org's describe.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sfbridge.errors import ConfigError
@@ -28,10 +28,8 @@ from sfbridge.salesforce.soql_validate import (
     validate_filter,
 )
 
+from .compound import DescribeLookup
 from .spec import CURSOR_FIELD, DeletePolicy, SyncSpec
-
-# Given an object's API name, its describe; None when it cannot be had.
-DescribeLookup = Callable[[str], ObjectDescribe | None]
 
 _TIMESTAMP_TYPES = frozenset({"datetime", "date"})
 _TEXT_TYPES = frozenset({"string", "picklist", "combobox"})
@@ -56,7 +54,8 @@ class SpecCheck:
     wrong. ``filter`` is the spec's filter as a ``ValidatedFilter`` (None
     when the spec has none or it is invalid). ``refresh_fields`` are read
     fields whose value can change while the record's SystemModstamp does not
-    (formula fields, fields through lookups): what ``formula_refresh`` re-reads.
+    (formula fields, fields through lookups): what ``formula_refresh``
+    re-reads; none for an event sync, which never refreshes.
     """
 
     sync_name: str
@@ -112,6 +111,7 @@ class _Checker:
 
     def run(self) -> SpecCheck:
         self._check_object()
+        self._check_refresh()
         for location, path in self._paths():
             self._check_path(location, path)
         validated = self._check_filter()
@@ -146,6 +146,14 @@ class _Checker:
                 "delete_policy",
                 f"{name} has no IsDeleted field, so deletes cannot be found; "
                 "set delete_policy: ignore",
+            )
+
+    def _check_refresh(self) -> None:
+        if self.spec.format.type == "event" and self.spec.formula_refresh is not None:
+            self._warn(
+                "formula_refresh",
+                "an event sync never refreshes: a sent event is never sent again (a second "
+                "one would be a second event), so formula_refresh does nothing here; remove it",
             )
 
     def _paths(self) -> list[tuple[str, str]]:
@@ -184,15 +192,23 @@ class _Checker:
         # record's SystemModstamp changing, so an incremental sync never sees it.
         if not (field.calculated or through_lookup):
             return
-        self.refresh.append(path)
-        if self.spec.formula_refresh is not None:
-            return
         if field.calculated:
             why = f"{path} is a formula field: formula fields change without SystemModstamp "
         else:
             why = f"{path} is read through a lookup: the parent record changes without "
             why += f"{self.spec.object}'s SystemModstamp "
-        self._warn(location, why + "changing; enable formula_refresh (for example 24h)")
+        if self.spec.format.type == "event":
+            # formula_refresh skips event syncs (formula_refresh.refresh_due).
+            self._warn(
+                location,
+                why + "changing; an event carries the value read when it is sent and is "
+                "never sent again, so it keeps that value (formula_refresh does not apply "
+                "to events)",
+            )
+            return
+        self.refresh.append(path)
+        if self.spec.formula_refresh is None:
+            self._warn(location, why + "changing; enable formula_refresh (for example 24h)")
 
     def _resolve(self, path: str) -> _Resolved:
         parts = path.split(".")
