@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from sfbridge.emulators.salesforce.codec import format_datetime
 from sfbridge.emulators.salesforce.org import Org
+from sfbridge.emulators.salesforce.soql_compile import plan_query
 from sfbridge.emulators.salesforce.soql_engine import QueryEngine
 from sfbridge.salesforce.describe import ObjectDescribe
 from sfbridge.salesforce.ids import make_id
@@ -125,8 +126,8 @@ def test_window_query_keyset_and_order() -> None:
         "SELECT Id, SystemModstamp, Email FROM Contact WHERE (Email != null) "
         "AND SystemModstamp >= 2024-03-01T12:00:00.000Z "
         "AND SystemModstamp < 2024-03-01T13:00:00.000Z "
-        "AND (SystemModstamp > 2024-03-01T12:30:00.000Z OR (SystemModstamp = "
-        "2024-03-01T12:30:00.000Z AND Id > '003000000000001AAA')) "
+        "AND SystemModstamp >= 2024-03-01T12:30:00.000Z "
+        "AND (SystemModstamp > 2024-03-01T12:30:00.000Z OR Id > '003000000000001AAA') "
         "ORDER BY SystemModstamp, Id LIMIT 2000"
     )
 
@@ -530,3 +531,26 @@ def test_boundary_keys_are_the_versions_the_next_overlap_reads() -> None:
     assert boundary_keys([inside, before], window) == {record_key(inside)}
     next_window = plan_window(window.end, window.end + timedelta(hours=1))
     assert next_window.start == window.end - CursorSettings().overlap
+
+
+def test_a_keyset_page_walks_the_stamp_index_without_sorting_the_rest() -> None:
+    # The emulator's SQLite stands in for a real query planner: the page must
+    # be a range on (SystemModstamp, Id), not every later row gathered and sorted.
+    query = select_for_window(spec(), WINDOW, ["Email"], where=None, after=AFTER, limit=2000)
+    org = Org.open(None)
+    try:
+        plan = plan_query(
+            parse_soql(query.soql()),
+            org.store.schema,
+            include_deleted=False,
+            now=WINDOW.end,
+            tz=UTC,
+            readable=None,
+        )
+        steps = [
+            row[3] for row in org.store.execute("EXPLAIN QUERY PLAN " + plan.rows_sql, plan.params)
+        ]
+    finally:
+        org.close()
+    assert any("USING INDEX ix_contact_sysmod" in step for step in steps), steps
+    assert not any("TEMP B-TREE" in step or "MULTI-INDEX OR" in step for step in steps), steps

@@ -232,8 +232,14 @@ def _windowed(
         query = query.where(stamp >= window.start)
     query = query.where(stamp < window.end)
     if after is not None:
+        # "After (stamp, id)" spelt as a range on the indexed stamp plus a
+        # tie-break, not as "stamp > s OR (stamp = s AND Id > i)": the OR form
+        # makes the database gather every later row and sort it for each page
+        # (measured on the emulator's SQLite: 156 ms a page at 100,000 rows,
+        # 0.09 ms this way), where a range walks the (SystemModstamp, Id) index.
         query = query.where(
-            (stamp > after.modstamp) | ((stamp == after.modstamp) & (F(ID_FIELD) > after.id))
+            stamp >= after.modstamp,
+            (stamp > after.modstamp) | (F(ID_FIELD) > after.id),
         )
     if api == ReadApi.REST:
         query = query.order_by(CURSOR_FIELD, ID_FIELD)

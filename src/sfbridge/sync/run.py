@@ -53,6 +53,7 @@ from typing import Any, Protocol
 from sfbridge.destinations import DeliveryResult, Destination
 from sfbridge.errors import FatalError, SfbridgeError
 from sfbridge.messages import Message
+from sfbridge.salesforce.bulk2 import JobPolling
 from sfbridge.salesforce.bulk2_query import BulkQueryResult
 from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import ObjectDescribe
@@ -105,6 +106,9 @@ class SyncState(Protocol):
 
     def start_run(self, name: str, trigger: RunTrigger, window: Window) -> RunRecord:
         """Start a run; ``AlreadyRunning`` while another one is alive."""
+
+    def heartbeat(self, run_id: int) -> None:
+        """Say the run is alive between checkpoints (a long Bulk job)."""
 
     def commit_checkpoint(
         self,
@@ -462,6 +466,11 @@ class _Run:
         return RunStatus.PARTIAL if self.counts.failed else RunStatus.SUCCEEDED
 
     @property
+    def _polling(self) -> JobPolling:
+        """Bulk job polling that heartbeats: a job Salesforce takes long over is no dead run."""
+        return JobPolling(on_wait=lambda _info: self.state.heartbeat(self.run_id))
+
+    @property
     def _boundary_since(self) -> datetime:
         return self.window.end - self.settings.overlap
 
@@ -606,11 +615,16 @@ class _Run:
         result: BulkQueryResult
         if resume.job_id is None:
             query = self._bulk_select(phase, describe, where)
-            result = self.client.bulk_query(query, page_size=self.bulk_page_size)
+            result = self.client.bulk_query(
+                query, page_size=self.bulk_page_size, polling=self._polling
+            )
         else:
             try:
                 result = self.client.bulk_query_resume(
-                    resume.job_id, resume.locator, page_size=self.bulk_page_size
+                    resume.job_id,
+                    resume.locator,
+                    page_size=self.bulk_page_size,
+                    polling=self._polling,
                 )
             except SalesforceError as error:
                 if _job_gone(error):
