@@ -27,8 +27,6 @@ from sfbridge.destinations import Destination
 from sfbridge.errors import ConfigError
 from sfbridge.messages import Message
 from sfbridge.salesforce.client import SalesforceClient
-from sfbridge.salesforce.describe import ObjectDescribe
-from sfbridge.salesforce.errors import SalesforceConfigError
 from sfbridge.salesforce.rest import Record
 from sfbridge.salesforce.soql_builder import F, Select
 from sfbridge.store.syncs import FailedRecord, SyncStore
@@ -38,7 +36,7 @@ from .formats import ID_FIELD
 from .plan import record_key
 from .records import RecordMapper, RecordMappingError
 from .spec import CURSOR_FIELD, DeletePolicy, SyncSpec
-from .spec_check import check_against_describe
+from .spec_check import check_spec
 
 # Ids per query: 200 quoted 18-character ids keep the URL near 5,000 characters.
 IDS_PER_QUERY = 200
@@ -85,7 +83,7 @@ def replay_failures(
     if not kept:
         return ReplaySummary()
     describe = client.describe(spec.object)
-    records = _read(spec, client, describe, list(kept))
+    records = _read(spec, client, list(kept))
     mapper = RecordMapper(spec, object_type_id=object_type_id, describe=describe)
     by_name = {destination.name: destination for destination in destinations}
     replayed, skipped, done = 0, 0, []
@@ -110,19 +108,10 @@ def replay_failures(
     return ReplaySummary(replayed, skipped, still_failing, client.api_calls - calls)
 
 
-def _read(
-    spec: SyncSpec, client: SalesforceClient, describe: ObjectDescribe, ids: list[str]
-) -> dict[str, Record]:
+def _read(spec: SyncSpec, client: SalesforceClient, ids: list[str]) -> dict[str, Record]:
     """The current version of each record by Id (deleted ones too) that matches the filter."""
 
-    def related(name: str) -> ObjectDescribe | None:
-        try:
-            return client.describe(name)
-        except SalesforceConfigError:
-            return None
-
-    check = check_against_describe(spec, describe, related)
-    check.raise_if_invalid()
+    check = check_spec(spec, client)
     found: dict[str, Record] = {}
     for start in range(0, len(ids), IDS_PER_QUERY):
         query = (

@@ -41,8 +41,6 @@ from sfbridge.destinations import (
 from sfbridge.errors import ConfigError
 from sfbridge.messages import Message
 from sfbridge.salesforce.client import SalesforceClient
-from sfbridge.salesforce.describe import ObjectDescribe
-from sfbridge.salesforce.errors import SalesforceConfigError
 from sfbridge.salesforce.soql_builder import Select
 from sfbridge.store.connections import ConnectionStore
 from sfbridge.store.object_types import ObjectTypeStore
@@ -61,7 +59,7 @@ from .records import RecordMapper, RecordMappingError
 from .replay import ReplaySummary, replay_failures
 from .run import RunSummary, run_sync
 from .spec import CURSOR_FIELD, SyncSpec
-from .spec_check import SpecCheck, check_against_describe
+from .spec_check import SpecCheck, check_spec
 from .templates import TEMPLATES
 
 WAREHOUSE = "warehouse"
@@ -205,24 +203,6 @@ def check_destinations(spec: SyncSpec, known: Mapping[str, DestinationSpec]) -> 
                 f"sync {spec.name!r}: destinations[{index}] {name!r} is not a destination; "
                 f"use {', '.join(sorted(known))} or declare it in {PROJECT_FILE}"
             )
-
-
-def check_spec(spec: SyncSpec, client: SalesforceClient) -> SpecCheck:
-    """Check ``spec`` against the org's describe; a ConfigError listing every error."""
-    try:
-        describe = client.describe(spec.object)
-    except SalesforceConfigError as error:
-        raise ConfigError(f"sync {spec.name!r}: object {spec.object!r}: {error}") from None
-
-    def related(name: str) -> ObjectDescribe | None:
-        try:
-            return client.describe(name)
-        except SalesforceConfigError:
-            return None
-
-    check = check_against_describe(spec, describe, related)
-    check.raise_if_invalid()
-    return check
 
 
 def count_records(spec: SyncSpec, client: SalesforceClient, check: SpecCheck) -> int:

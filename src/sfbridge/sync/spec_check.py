@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sfbridge.errors import ConfigError
+from sfbridge.salesforce.client import SalesforceClient
 from sfbridge.salesforce.describe import FieldDescribe, ObjectDescribe
+from sfbridge.salesforce.errors import SalesforceConfigError
 from sfbridge.salesforce.soql_validate import (
     FieldInfo,
     FilterError,
@@ -289,3 +291,21 @@ def _did_you_mean(name: str, candidates: list[str]) -> str:
     lowered = {candidate.lower(): candidate for candidate in candidates if candidate}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
+
+
+def check_spec(spec: SyncSpec, client: SalesforceClient) -> SpecCheck:
+    """Check ``spec`` against the org's describe; a ConfigError listing every error."""
+    try:
+        describe = client.describe(spec.object)
+    except SalesforceConfigError as error:
+        raise ConfigError(f"sync {spec.name!r}: object {spec.object!r}: {error}") from None
+
+    def related(name: str) -> ObjectDescribe | None:
+        try:
+            return client.describe(name)
+        except SalesforceConfigError:
+            return None
+
+    check = check_against_describe(spec, describe, related)
+    check.raise_if_invalid()
+    return check
